@@ -1,0 +1,79 @@
+"""What a command needs from the installation, built lazily: settings, engine, sessions, cipher."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import click
+
+from flowctl.config import Settings, settings_from_environment
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from flowctl.db.secrets import SecretCipher
+    from flowctl.services.actor import Actor
+
+
+class Runtime:
+    """One per command invocation; the CLI's only place that opens sessions."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self._schema_checked = False
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = settings_from_environment(self.environ)
+        for warning in settings.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        return settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        from flowctl.db.engine import make_engine
+
+        return make_engine(self.settings.core.sql_alchemy_conn)
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        from flowctl.db.engine import make_session_factory
+
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def cipher(self) -> SecretCipher:
+        from flowctl.db.secrets import SecretCipher
+
+        return SecretCipher(self.settings.core.fernet_key)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on a DB whose schema is at this flowctl's revision; commits when the block ends."""
+        from flowctl.db.engine import session_scope
+        from flowctl.db.migrate import require_current_schema
+
+        if not self._schema_checked:
+            require_current_schema(self.engine)
+            self._schema_checked = True
+        with session_scope(self.session_factory) as session:
+            yield session
+
+    def actor(self) -> Actor:
+        from flowctl.services.actor import Actor
+
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry for this uid, e.g. in a container
+            user = str(os.getuid())
+        return Actor(name=f"cli:{user}", at=datetime.now(UTC))
+
+
+pass_runtime = click.make_pass_decorator(Runtime, ensure=True)

@@ -1,0 +1,56 @@
+"""`flowctl standalone`: a local try-out in one command.
+
+For now it prepares the installation (DB schema, default pool, an admin user whose generated password is
+printed once and kept in $FLOWCTL_HOME/standalone_admin_password.txt, mode 0600). Running the scheduler
+and the webserver arrives with those components.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from flowctl.cli.runtime import Runtime, pass_runtime
+
+ADMIN_USERNAME = "admin"
+PASSWORD_FILE = "standalone_admin_password.txt"
+
+
+@click.command("standalone")
+@click.option("--no-examples", is_flag=True, help="Do not load the example DAGs.")
+@pass_runtime
+def standalone(runtime: Runtime, no_examples: bool) -> None:
+    """Initialise the DB, create an admin user, then run scheduler and webserver."""
+    from flowctl.db import migrate
+    from flowctl.db.queries.pools import ensure_default_pool
+    from flowctl.db.queries.users import get_user
+    from flowctl.services import users
+
+    migrate.upgrade(runtime.engine)
+    password_file = runtime.settings.home / PASSWORD_FILE
+    with runtime.session() as session:
+        ensure_default_pool(session)
+        if get_user(session, ADMIN_USERNAME) is None:
+            password = users.random_password()
+            users.create_user(
+                session,
+                username=ADMIN_USERNAME,
+                email="admin@localhost",
+                role="Admin",
+                password=password,
+                actor=runtime.actor(),
+            )
+            _write_secret(password_file, password + "\n")
+            click.echo(f"Created the admin user: login {ADMIN_USERNAME!r}, password {password!r}")
+            click.echo(f"(password kept in {password_file})")
+        else:
+            click.echo(f"Admin user {ADMIN_USERNAME!r} exists; its first password is in {password_file}.")
+    click.echo(f"Metadata DB ready in {runtime.settings.home}.")
+    click.echo("Not yet: the scheduler and webserver are not part of this flowctl release.")
+
+
+def _write_secret(path: os.PathLike[str], text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

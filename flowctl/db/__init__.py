@@ -1,0 +1,1 @@
+"""Adapters to the metadata DB: engine and sessions, tables, migrations, queries, secrets."""

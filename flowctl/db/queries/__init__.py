@@ -1,0 +1,1 @@
+"""Named query functions, one module per aggregate; each takes `session` first and never commits."""

@@ -1,0 +1,14 @@
+"""Package layout only; metadata lives in pyproject.toml.
+
+migrations/ sits at the repo root (alembic's usual place, next to alembic.ini)
+and ships inside the wheel as `flowctl.migrations`, so `flowctl db init` works
+after a plain `pip install`. pyproject.toml alone cannot combine package
+discovery with that one remapped directory, hence this file.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    packages=[*find_packages(include=["flowctl", "flowctl.*"]), "flowctl.migrations"],
+    package_dir={"flowctl": "flowctl", "flowctl.migrations": "migrations"},
+)
