@@ -45,7 +45,7 @@ class CoreSettings:
         False, "Load the example DAGs shipped with flowctl (`standalone` turns it on)."
     )
     dags_are_paused_at_creation: bool = option(True, "New DAGs start paused.")
-    dagbag_import_timeout: float = option(30.0, "Seconds one DAG file may take to import.")
+    dagbag_import_timeout: float = option(30, "Seconds one DAG file may take to import.")
     max_xcom_size: int = option(16777216, "Bytes; larger XCom values fail the task with a clear error.")
     fernet_key: str = option(
         "",
@@ -63,10 +63,10 @@ class CoreSettings:
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
     catchup_by_default: bool = option(False, "Default for DAG(catchup).")
-    dag_dir_list_interval: float = option(10.0, "Seconds between scans of dags_folder for new/changed files.")
+    dag_dir_list_interval: float = option(10, "Seconds between scans of dags_folder for new/changed files.")
     parsing_processes: int = option(2, "Processes that parse DAG files.")
     task_heartbeat_timeout: float = option(
-        60.0,
+        60,
         "For executors that cannot watch the task process themselves: seconds without a heartbeat "
         "before a running task counts as dead.",
     )
@@ -100,7 +100,7 @@ class SmtpSettings:
     smtp_starttls: bool = option(True, "Upgrade the connection with STARTTLS.")
     smtp_ssl: bool = option(False, "Connect with implicit TLS (SMTPS).")
     smtp_mail_from: str = option("flowctl@localhost", "Sender address.")
-    smtp_timeout: float = option(30.0, "Seconds before a mail attempt gives up.")
+    smtp_timeout: float = option(30, "Seconds before a mail attempt gives up.")
 
 
 SECTIONS: dict[str, type] = {

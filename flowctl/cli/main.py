@@ -49,8 +49,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """flowctl: schedule and run workflows written as Python DAG files."""
+    from flowctl.cli.runtime import Runtime
+
+    ctx.obj = Runtime()
+    ctx.call_on_close(ctx.obj.close)
 
 
 @click.command()

@@ -66,6 +66,11 @@ class Runtime:
         with session_scope(self.session_factory) as session:
             yield session
 
+    def close(self) -> None:
+        """Return pooled DB connections (tests run many commands in one process)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
     def actor(self) -> Actor:
         from flowctl.services.actor import Actor
 
