@@ -189,15 +189,11 @@ def load_settings(environ: Mapping[str, str], path: Path | None = None) -> Setti
             raise ConfigError(f"{path}: not a valid INI file: {_first_line(exc)}") from None
     raw = _merge_sources(parser, environ)
     warnings = _unknown_keys(raw, source=str(path))
-    sections = {}
-    for section, cls in SECTIONS.items():
-        values = {}
-        for info in iter_options():
-            if info.section != section:
-                continue
-            text = raw.get((section, info.key), _default_text(info.default))
-            values[info.key] = _convert(info, text, home)
-        sections[section] = cls(**values)
+    values: dict[str, dict[str, object]] = {section: {} for section in SECTIONS}
+    for info in iter_options():
+        text = raw.get((info.section, info.key), _default_text(info.default))
+        values[info.section][info.key] = _convert(info, text, home)
+    sections = {section: cls(**values[section]) for section, cls in SECTIONS.items()}
     settings = Settings(home=home, config_path=path, warnings=tuple(warnings), **sections)
     _validate(settings)
     return settings
@@ -336,11 +332,13 @@ def generate_secrets() -> dict[str, str]:
 
 def ensure_config_file(path: Path) -> bool:
     """Write `path` from defaults with fresh keys, mode 0600, unless it exists. True if written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(render_config(generate_secrets()))
     return True

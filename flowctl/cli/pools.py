@@ -15,7 +15,8 @@ def pools_group() -> None:
     """Manage pools: named limits on how many task slots run at once."""
 
 
-@pools_group.command("set")
+# ignore_unknown_options: a negative number such as "-5" is a value, not an unknown option.
+@pools_group.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("slots", type=int)
 @click.argument("description")

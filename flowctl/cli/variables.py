@@ -18,7 +18,8 @@ def variables_group() -> None:
     """Manage variables (values are encrypted in the DB)."""
 
 
-@variables_group.command("set")
+# ignore_unknown_options: a negative number such as "-5" is a value, not an unknown option.
+@variables_group.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @click.option("-j", "--json", "as_json", is_flag=True, help="VALUE is JSON: check it and store it as JSON.")

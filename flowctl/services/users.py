@@ -93,4 +93,3 @@ def delete_user(session: Session, username: str, *, actor: Actor) -> None:
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
-

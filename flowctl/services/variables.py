@@ -39,9 +39,7 @@ def delete_variable(session: Session, key: str, *, actor: Actor) -> None:
     record_event(session, "variable.delete", owner=actor.name, at=actor.at, extra=key)
 
 
-def import_variables(
-    session: Session, cipher: SecretCipher, variables: object, *, actor: Actor
-) -> int:
+def import_variables(session: Session, cipher: SecretCipher, variables: object, *, actor: Actor) -> int:
     """Set every key of a `{key: value}` object; non-string values are stored as their JSON text.
     All keys are checked before anything is written."""
     if not isinstance(variables, Mapping):

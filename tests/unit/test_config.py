@@ -185,3 +185,11 @@ def test_rendered_defaults_load_back_to_the_defaults(tmp_path: Path) -> None:
     assert from_file.core.fernet_key == "k"
     assert from_file.scheduler == from_nothing.scheduler
     assert from_file.webserver == from_nothing.webserver
+
+
+def test_home_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    with pytest.raises(ConfigError, match="cannot create"):
+        settings_from_environment({"FLOWCTL_HOME": str(blocker / "home")})
