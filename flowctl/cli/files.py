@@ -26,7 +26,7 @@ def read_json_file(path: str) -> object:
 
 def write_json_file(path: str, data: object) -> None:
     """Write `data` as JSON to `path` ('-' is stdout) with mode 0600, atomically (temp file + rename)."""
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(data, indent=2) + "\n"
     if path == "-":
         click.echo(text, nl=False)
         return

@@ -152,7 +152,7 @@ class TaskInstance(Base):
     try_number: Mapped[int] = mapped_column(Integer, default=0)
     max_tries: Mapped[int] = mapped_column(Integer, default=0)
     operator: Mapped[str | None] = mapped_column(String(1000))
-    pool: Mapped[str] = mapped_column(String(256), default="default_pool")
+    pool: Mapped[str] = mapped_column(id_string(256), default="default_pool")
     pool_slots: Mapped[int] = mapped_column(Integer, default=1)
     queue: Mapped[str] = mapped_column(String(256), default="default")
     priority_weight: Mapped[int] = mapped_column(Integer, default=1)
@@ -245,7 +245,7 @@ class Pool(Base):
     __tablename__ = "pool"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pool: Mapped[str] = mapped_column(String(256), unique=True)
+    pool: Mapped[str] = mapped_column(id_string(256), unique=True)
     slots: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -254,7 +254,8 @@ class User(Base):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(256), unique=True)
+    username: Mapped[str] = mapped_column(id_string(256), unique=True)
+    # stored lower-case: addresses are compared without regard to case on every backend
     email: Mapped[str] = mapped_column(String(256), unique=True)
     first_name: Mapped[str] = mapped_column(String(256), default="")
     last_name: Mapped[str] = mapped_column(String(256), default="")

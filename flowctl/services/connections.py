@@ -23,7 +23,7 @@ CONN_ID_MAX = 250
 
 
 def add_connection(session: Session, cipher: SecretCipher, conn: Connection, *, actor: Actor) -> None:
-    _check_conn_id(conn.conn_id)
+    _check_storable(conn)
     if queries.get_connection_row(session, conn.conn_id) is not None:
         raise AlreadyExists(f"connection {conn.conn_id!r} already exists")
     session.add(_to_row(conn, cipher))
@@ -89,8 +89,8 @@ def import_connections(
     duplicates = sorted({conn_id for conn_id in ids if ids.count(conn_id) > 1})
     if duplicates:
         raise InvalidInput(f"connections file names {', '.join(map(repr, duplicates))} more than once")
-    for conn_id in ids:
-        _check_conn_id(conn_id)
+    for conn in connections:
+        _check_storable(conn)
     existing = queries.existing_conn_ids(session, ids)
     skipped = [] if overwrite else sorted(existing)
     written = 0
@@ -106,9 +106,15 @@ def import_connections(
     return written, skipped
 
 
-def _check_conn_id(conn_id: str) -> None:
-    if not conn_id.strip() or len(conn_id) > CONN_ID_MAX:
+def _check_storable(conn: Connection) -> None:
+    """Refuse over-long ids and fields here, so every backend answers alike (SQLite would store them)."""
+    if not conn.conn_id.strip() or len(conn.conn_id) > CONN_ID_MAX:
         raise InvalidInput(f"connection id must be 1-{CONN_ID_MAX} characters")
+    for name in ("conn_type", "host", "schema"):
+        limit = models.Connection.__table__.c[name].type.length
+        value = getattr(conn, name) or ""
+        if len(value) > limit:
+            raise InvalidInput(f"{name} of connection {conn.conn_id!r} is longer than {limit} characters")
 
 
 def _to_row(conn: Connection, cipher: SecretCipher) -> models.Connection:

@@ -32,7 +32,7 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    username, email = username.strip(), email.strip()
+    username, email = username.strip(), email.strip().lower()
     if not username:
         raise InvalidInput("username must not be empty")
     if "@" not in email:

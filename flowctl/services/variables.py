@@ -58,9 +58,11 @@ def export_variables(session: Session, cipher: SecretCipher) -> dict[str, object
     exported: dict[str, object] = {}
     for key, text in list_variables(session, cipher):
         try:
-            exported[key] = json.loads(text)
+            value = json.loads(text)
         except ValueError:
-            exported[key] = text
+            value = text
+        # Only text that import would write back identically travels as JSON ("3.10" stays text).
+        exported[key] = value if json.dumps(value) == text else text
     return exported
 
 

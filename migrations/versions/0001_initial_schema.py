@@ -141,7 +141,7 @@ def upgrade() -> None:
     op.create_table(
         "pool",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("pool", sa.String(length=256), nullable=False),
+        sa.Column("pool", _id_string(256), nullable=False),
         sa.Column("slots", sa.Integer(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pool")),
@@ -150,7 +150,7 @@ def upgrade() -> None:
     op.create_table(
         "user",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("username", sa.String(length=256), nullable=False),
+        sa.Column("username", _id_string(256), nullable=False),
         sa.Column("email", sa.String(length=256), nullable=False),
         sa.Column("first_name", sa.String(length=256), nullable=False),
         sa.Column("last_name", sa.String(length=256), nullable=False),
@@ -243,7 +243,7 @@ def upgrade() -> None:
         sa.Column("try_number", sa.Integer(), nullable=False),
         sa.Column("max_tries", sa.Integer(), nullable=False),
         sa.Column("operator", sa.String(length=1000), nullable=True),
-        sa.Column("pool", sa.String(length=256), nullable=False),
+        sa.Column("pool", _id_string(256), nullable=False),
         sa.Column("pool_slots", sa.Integer(), nullable=False),
         sa.Column("queue", sa.String(length=256), nullable=False),
         sa.Column("priority_weight", sa.Integer(), nullable=False),

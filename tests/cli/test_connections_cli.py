@@ -119,7 +119,10 @@ def test_add_with_json_stores_each_field(cli_db: Cli) -> None:
 def test_get_and_list_print_the_password_only_with_show_secrets(cli_db: Cli, output: str) -> None:
     _add_warehouse(cli_db)
 
-    hidden = [cli_db("connections", "get", "warehouse", "-o", output), cli_db("connections", "list", "-o", output)]
+    hidden = [
+        cli_db("connections", "get", "warehouse", "-o", output),
+        cli_db("connections", "list", "-o", output),
+    ]
     shown = [
         cli_db("connections", "get", "warehouse", "-o", output, "--show-secrets"),
         cli_db("connections", "list", "-o", output, "--show-secrets"),
@@ -174,7 +177,12 @@ def test_environment_connection_wins_over_the_db_in_get(cli_db: Cli) -> None:
     hidden = cli_db("connections", "get", "warehouse", env=env)
 
     # Then the environment's definition is shown, still without its password
-    assert (shown["host"], shown["port"], shown["login"], shown["schema"]) == ("env-host", 6543, "envuser", "envdb")
+    assert {key: shown[key] for key in ("host", "port", "login", "schema")} == {
+        "host": "env-host",
+        "port": 6543,
+        "login": "envuser",
+        "schema": "envdb",
+    }
     assert "password" not in shown
     assert PASSWORD not in hidden.stdout
     assert _get_json(cli_db, "warehouse")["host"] == "db.example.com"
@@ -260,7 +268,8 @@ def test_delete_removes_the_connection(cli_db: Cli, session_factory: sessionmake
 
     assert deleted.exit_code == 0, deleted.stderr
     assert _connection_count(session_factory) == 0
-    assert "no connection 'warehouse'" in _fails_with_one_line_error(cli_db("connections", "get", "warehouse"))
+    lookup = cli_db("connections", "get", "warehouse")
+    assert "no connection 'warehouse'" in _fails_with_one_line_error(lookup)
 
 
 def test_delete_of_an_unknown_id_fails(cli_db: Cli) -> None:
@@ -290,10 +299,8 @@ def test_export_then_import_into_a_fresh_db_round_trips(cli_db: Cli, tmp_path: P
     # Given connections of several shapes, exported
     _add_warehouse(cli_db)
     cli_db("connections", "add", "bare", "--conn-type", "fs")
-    cli_db(
-        "connections", "add", "nested",
-        "--conn-json", json.dumps({"conn_type": "http", "description": "d", "extra": {"a": [1, {"b": None}]}}),
-    )  # fmt: skip
+    nested = {"conn_type": "http", "description": "d", "extra": {"a": [1, {"b": None}]}}
+    cli_db("connections", "add", "nested", "--conn-json", json.dumps(nested))
     file = tmp_path / "connections.json"
     assert cli_db("connections", "export", str(file)).exit_code == 0
 
@@ -310,16 +317,17 @@ def test_export_then_import_into_a_fresh_db_round_trips(cli_db: Cli, tmp_path: P
     assert len(json.loads(after.stdout)) == 3
 
 
+GOOD = {"conn_type": "http", "host": "example.com"}
+
+
 @pytest.mark.parametrize(
     "content",
     [
-        pytest.param(
-            {"good": {"conn_type": "http"}, "bad": {"conn_type": "http", "port": "notaport"}}, id="bad-port"
-        ),
-        pytest.param({"good": {"conn_type": "http"}, "bad": {"conn_type": "http", "hots": "h"}}, id="unknown-field"),
-        pytest.param({"good": {"conn_type": "http"}, "bad": {"conn_type": "http", "extra": "[1]"}}, id="bad-extra"),
-        pytest.param({"good": {"conn_type": "http"}, "bad": "http://h"}, id="entry-not-an-object"),
-        pytest.param({"good": {"conn_type": "http"}, "x" * 251: {"conn_type": "http"}}, id="id-too-long"),
+        pytest.param({"good": GOOD, "bad": {"conn_type": "http", "port": "notaport"}}, id="bad-port"),
+        pytest.param({"good": GOOD, "bad": {"conn_type": "http", "hots": "h"}}, id="unknown-field"),
+        pytest.param({"good": GOOD, "bad": {"conn_type": "http", "extra": "[1]"}}, id="bad-extra"),
+        pytest.param({"good": GOOD, "bad": "http://h"}, id="entry-not-an-object"),
+        pytest.param({"good": GOOD, "x" * 251: GOOD}, id="id-too-long"),
         pytest.param([{"conn_id": "good", "conn_type": "http"}, {"conn_id": "good"}], id="duplicate-id"),
         pytest.param(["good"], id="not-objects"),
     ],
@@ -369,3 +377,12 @@ def test_import_skips_existing_ids_unless_overwrite(cli_db: Cli, tmp_path: Path)
     assert second.exit_code == 0, second.stderr
     assert _get_json(cli_db, "warehouse", "--show-secrets")["host"] == "new-host"
     assert _get_json(cli_db, "warehouse", "--show-secrets")["password"] is None
+
+
+def test_over_long_host_is_refused_alike_on_every_backend(
+    cli_db: Cli, session_factory: sessionmaker[Session]
+) -> None:
+    result = cli_db("connections", "add", "long", "--conn-type", "http", "--conn-host", "h" * 501)
+
+    assert "host of connection 'long' is longer than 500 characters" in _fails_with_one_line_error(result)
+    assert _connection_count(session_factory) == 0

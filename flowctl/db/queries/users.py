@@ -13,7 +13,7 @@ def get_user(session: Session, username: str) -> User | None:
 
 
 def user_exists(session: Session, *, username: str, email: str) -> str | None:
-    """Which of username / email is already taken, if any."""
+    """Which of username / email is already taken, if any (emails are stored lower-case)."""
     taken = session.execute(
         select(User.username, User.email).where((User.username == username) | (User.email == email))
     ).first()
