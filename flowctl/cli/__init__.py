@@ -1,0 +1,1 @@
+"""The `flowctl` command line: a click group with lazily imported subcommand modules."""

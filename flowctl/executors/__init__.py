@@ -1,0 +1,1 @@
+"""Executors: the command/event interface, sequential and local (warm pool + fork per task)."""

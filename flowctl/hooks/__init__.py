@@ -1,0 +1,1 @@
+"""Hooks to external systems (DbApiHook, PostgresHook, HttpHook, ...): filled by the hooks issue."""

@@ -1,0 +1,1 @@
+"""Operators that DAG files import (EmptyOperator, PythonOperator, BashOperator, ...)."""

@@ -1,0 +1,1 @@
+"""The only place DAG files are imported: parse processes, timeouts, change detection, sync to the DB."""

@@ -1,0 +1,1 @@
+"""The scheduler loop: run creation, planning, dispatch, wake-up socket, crash recovery."""

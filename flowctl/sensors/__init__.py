@@ -1,0 +1,1 @@
+"""Sensors that DAG files import (FileSensor, ExternalTaskSensor, ...)."""
