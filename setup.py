@@ -9,6 +9,10 @@ discovery with that one remapped directory, hence this file.
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["flowctl", "flowctl.*"]), "flowctl.migrations"],
+    packages=[
+        *find_packages(include=["flowctl", "flowctl.*"]),
+        "flowctl.migrations",
+        "flowctl.migrations.versions",
+    ],
     package_dir={"flowctl": "flowctl", "flowctl.migrations": "migrations"},
 )
