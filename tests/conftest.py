@@ -177,6 +177,15 @@ class CliResult:
     stderr: str
 
 
+def one_line_error(result: CliResult) -> str:
+    """Assert the command failed as users are promised (exit 1, one `Error:` line, no traceback)."""
+    assert result.exit_code == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
 class Cli:
     """Runs `flowctl ...` in-process, with an environment holding only this test's FLOWCTL settings."""
 

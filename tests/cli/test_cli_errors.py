@@ -11,7 +11,7 @@ import click
 import pytest
 
 from flowctl.cli.main import cli as flowctl_group
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, one_line_error
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:1/x"
 # Commands that read or write the metadata DB, with valid arguments.
@@ -38,14 +38,6 @@ def _command_paths() -> list[tuple[str, ...]]:
         if isinstance(command, click.Group):
             paths += [(name, sub) for sub in command.list_commands(context)]
     return paths
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _ids(args: tuple[str, ...]) -> str:
@@ -106,7 +98,7 @@ def test_a_command_on_a_db_without_schema_says_to_run_db_init(
 
     result = cli(*args)
 
-    assert "run `flowctl db init`" in _fails_with_one_line_error(result)
+    assert "run `flowctl db init`" in one_line_error(result)
     assert result.stdout == ""
 
 
@@ -114,11 +106,11 @@ def test_a_command_on_a_db_without_schema_says_to_run_db_init(
 def test_a_command_on_an_unreachable_server_fails_in_one_line(home: Path, args: tuple[str, ...]) -> None:
     result = Cli(home, UNREACHABLE_POSTGRES)(*args)
 
-    assert "cannot reach the metadata DB" in _fails_with_one_line_error(result)
+    assert "cannot reach the metadata DB" in one_line_error(result)
 
 
 @pytest.mark.parametrize("args", DB_COMMANDS[:3], ids=_ids)
 def test_a_command_on_an_unknown_dialect_fails_in_one_line(home: Path, args: tuple[str, ...]) -> None:
     result = Cli(home, "foo://x")(*args)
 
-    assert "unsupported database dialect 'foo'" in _fails_with_one_line_error(result)
+    assert "unsupported database dialect 'foo'" in one_line_error(result)

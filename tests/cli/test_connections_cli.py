@@ -12,19 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.db import models
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, one_line_error
 
 PASSWORD = "pw-canary-7f3a9c"
 TOKEN = "tok-canary-51d0e2"
 COLUMNS = ["conn_id", "conn_type", "description", "host", "port", "login", "schema", "extra"]
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _connection_count(session_factory: sessionmaker[Session]) -> int:
@@ -219,7 +211,7 @@ def test_malformed_add_fails_with_one_line_and_writes_nothing(
 ) -> None:
     result = cli_db("connections", "add", "broken", *options)
 
-    _fails_with_one_line_error(result)
+    one_line_error(result)
     assert PASSWORD not in result.stderr  # messages never quote a URI, which may hold the password
     assert result.stdout == ""
     assert _connection_count(session_factory) == 0
@@ -232,7 +224,7 @@ def test_adding_an_existing_id_fails_and_keeps_the_first_connection(
 
     result = cli_db("connections", "add", "warehouse", "--conn-type", "http", "--conn-host", "other")
 
-    assert "already exists" in _fails_with_one_line_error(result)
+    assert "already exists" in one_line_error(result)
     assert _connection_count(session_factory) == 1
     assert _get_json(cli_db, "warehouse")["host"] == "db.example.com"
 
@@ -269,13 +261,13 @@ def test_delete_removes_the_connection(cli_db: Cli, session_factory: sessionmake
     assert deleted.exit_code == 0, deleted.stderr
     assert _connection_count(session_factory) == 0
     lookup = cli_db("connections", "get", "warehouse")
-    assert "no connection 'warehouse'" in _fails_with_one_line_error(lookup)
+    assert "no connection 'warehouse'" in one_line_error(lookup)
 
 
 def test_delete_of_an_unknown_id_fails(cli_db: Cli) -> None:
     result = cli_db("connections", "delete", "nope")
 
-    assert "nope" in _fails_with_one_line_error(result)
+    assert "nope" in one_line_error(result)
 
 
 # --- export / import -----------------------------------------------------------------------------------
@@ -340,7 +332,7 @@ def test_import_of_a_file_with_one_bad_entry_writes_nothing(
 
     result = cli_db("connections", "import", str(file))
 
-    _fails_with_one_line_error(result)
+    one_line_error(result)
     assert _connection_count(session_factory) == 0
 
 
@@ -349,11 +341,11 @@ def test_import_of_a_non_json_file_fails(cli_db: Cli, tmp_path: Path, text: str)
     file = tmp_path / "connections.json"
     file.write_text(text)
 
-    assert "not valid JSON" in _fails_with_one_line_error(cli_db("connections", "import", str(file)))
+    assert "not valid JSON" in one_line_error(cli_db("connections", "import", str(file)))
 
 
 def test_import_of_a_missing_file_fails(cli_db: Cli, tmp_path: Path) -> None:
-    _fails_with_one_line_error(cli_db("connections", "import", str(tmp_path / "missing.json")))
+    one_line_error(cli_db("connections", "import", str(tmp_path / "missing.json")))
 
 
 def test_import_skips_existing_ids_unless_overwrite(cli_db: Cli, tmp_path: Path) -> None:
@@ -384,5 +376,5 @@ def test_over_long_host_is_refused_alike_on_every_backend(
 ) -> None:
     result = cli_db("connections", "add", "long", "--conn-type", "http", "--conn-host", "h" * 501)
 
-    assert "host of connection 'long' is longer than 500 characters" in _fails_with_one_line_error(result)
+    assert "host of connection 'long' is longer than 500 characters" in one_line_error(result)
     assert _connection_count(session_factory) == 0

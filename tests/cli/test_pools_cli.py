@@ -11,18 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.db import models
 from flowctl.state import RunState, RunType, TaskState
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, one_line_error
 
 COLUMNS = ["pool", "slots", "occupied_slots", "running_slots", "queued_slots", "open_slots", "description"]
 START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _pools(cli: Cli) -> dict[str, dict[str, object]]:
@@ -146,20 +138,20 @@ def test_delete_removes_the_pool(cli_db: Cli, session_factory: sessionmaker[Sess
 
 
 def test_delete_of_an_unknown_pool_fails(cli_db: Cli) -> None:
-    assert "nope" in _fails_with_one_line_error(cli_db("pools", "delete", "nope"))
+    assert "nope" in one_line_error(cli_db("pools", "delete", "nope"))
 
 
 def test_default_pool_cannot_be_deleted(cli_db: Cli) -> None:
     result = cli_db("pools", "delete", "default_pool")
 
-    assert "default_pool" in _fails_with_one_line_error(result)
+    assert "default_pool" in one_line_error(result)
     assert _pools(cli_db)["default_pool"]["slots"] == 128
 
 
 def test_negative_slots_fail_and_write_nothing(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     result = cli_db("pools", "set", "etl", "-1", "Nightly loads")
 
-    assert "negative" in _fails_with_one_line_error(result)
+    assert "negative" in one_line_error(result)
     assert _pool_count(session_factory) == 1
 
 

@@ -6,7 +6,7 @@ import json
 
 from cryptography.fernet import Fernet
 
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, CliResult, one_line_error
 
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
@@ -16,14 +16,6 @@ SECRET_VALUE = "var-canary-e8a2b6"
 
 def _with_key(key: str) -> dict[str, str]:
     return {"FLOWCTL__CORE__FERNET_KEY": key}
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _store_secrets_under(cli: Cli, key: str) -> None:
@@ -59,7 +51,7 @@ def test_after_rotation_the_new_key_alone_reads_secrets_and_the_old_key_does_not
     assert json.loads(json.loads(connection.stdout)["extra"]) == {"api_token": "tok"}
     assert _variable(cli_db, NEW_KEY).stdout == SECRET_VALUE + "\n"
     for result in (_connection(cli_db, OLD_KEY), _variable(cli_db, OLD_KEY)):
-        assert "fernet_key" in _fails_with_one_line_error(result)
+        assert "fernet_key" in one_line_error(result)
         assert PASSWORD not in result.stdout and SECRET_VALUE not in result.stdout
 
 
@@ -80,7 +72,7 @@ def test_rotation_without_the_old_key_fails_and_leaves_secrets_readable_with_it(
     result = cli_db("rotate-fernet-key", env=_with_key(NEW_KEY))
 
     # Then it fails in one line and changes nothing
-    assert "fernet_key" in _fails_with_one_line_error(result)
+    assert "fernet_key" in one_line_error(result)
     assert json.loads(_connection(cli_db, OLD_KEY).stdout)["password"] == PASSWORD
     assert _variable(cli_db, OLD_KEY).stdout == SECRET_VALUE + "\n"
 
@@ -94,5 +86,5 @@ def test_rotation_of_an_empty_db_succeeds(cli_db: Cli) -> None:
 def test_an_invalid_fernet_key_is_a_one_line_error_that_does_not_echo_it(cli_db: Cli) -> None:
     result = cli_db("variables", "list", env=_with_key("not-a-fernet-key-canary"))
 
-    assert "fernet_key" in _fails_with_one_line_error(result)
+    assert "fernet_key" in one_line_error(result)
     assert "not-a-fernet-key-canary" not in result.stderr

@@ -10,18 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash
 
 from flowctl.db import models
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, CliResult, one_line_error
 
 PASSWORD = "correct-horse-canary"
 COLUMNS = ["username", "email", "role", "first_name", "last_name"]
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _create(cli: Cli, username: str = "alice", *, role: str = "Admin", email: str | None = None) -> CliResult:
@@ -117,14 +109,14 @@ def test_create_with_a_taken_username_or_email_fails_and_writes_nothing(
 
     result = _create(cli_db, username, email=email)
 
-    assert f"{taken} " in _fails_with_one_line_error(result)
+    assert f"{taken} " in one_line_error(result)
     assert _user_count(session_factory) == 1
 
 
 def test_create_with_an_unknown_role_fails_naming_the_valid_roles(
     cli_db: Cli, session_factory: sessionmaker[Session]
 ) -> None:
-    error = _fails_with_one_line_error(_create(cli_db, role="Superuser"))
+    error = one_line_error(_create(cli_db, role="Superuser"))
 
     assert "Superuser" in error
     assert all(role in error for role in ("Admin", "Op", "User", "Viewer"))
@@ -149,14 +141,14 @@ def test_create_without_a_password_and_without_a_terminal_fails(
 ) -> None:
     result = cli_db("users", "create", "-u", "alice", "-r", "Admin", "-e", "alice@example.com", stdin="")
 
-    assert "password" in _fails_with_one_line_error(result)
+    assert "password" in one_line_error(result)
     assert _user_count(session_factory) == 0
 
 
 def test_create_with_a_short_password_fails(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     result = cli_db("users", "create", "-u", "alice", "-r", "Admin", "-e", "alice@example.com", "-p", "tiny7")
 
-    assert "too short" in _fails_with_one_line_error(result)
+    assert "too short" in one_line_error(result)
     assert "tiny7" not in result.stdout + result.stderr
     assert _user_count(session_factory) == 0
 
@@ -167,14 +159,14 @@ def test_create_with_both_password_options_fails(cli_db: Cli, session_factory: s
         "-p", PASSWORD, "--use-random-password",
     )  # fmt: skip
 
-    _fails_with_one_line_error(result)
+    one_line_error(result)
     assert _user_count(session_factory) == 0
 
 
 def test_create_with_an_invalid_email_fails(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     result = _create(cli_db, email="not-an-email")
 
-    assert "not-an-email" in _fails_with_one_line_error(result)
+    assert "not-an-email" in one_line_error(result)
     assert _user_count(session_factory) == 0
 
 
@@ -198,7 +190,7 @@ def test_delete_removes_the_named_user(cli_db: Cli, how: list[str]) -> None:
 def test_delete_of_an_unknown_user_fails(cli_db: Cli) -> None:
     _create(cli_db, "alice")
 
-    assert "nobody" in _fails_with_one_line_error(cli_db("users", "delete", "nobody"))
+    assert "nobody" in one_line_error(cli_db("users", "delete", "nobody"))
     assert _usernames(cli_db) == ["alice"]
 
 

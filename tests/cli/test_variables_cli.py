@@ -12,17 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.db import models
-from tests.conftest import Cli, CliResult
+from tests.conftest import Cli, one_line_error
 
 SECRET = "var-canary-93be07"
-
-
-def _fails_with_one_line_error(result: CliResult) -> str:
-    assert result.exit_code == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def _variable_count(session_factory: sessionmaker[Session]) -> int:
@@ -103,13 +95,13 @@ def test_delete_removes_the_variable(cli_db: Cli, session_factory: sessionmaker[
 
 
 def test_delete_of_an_unknown_key_fails(cli_db: Cli) -> None:
-    assert "nope" in _fails_with_one_line_error(cli_db("variables", "delete", "nope"))
+    assert "nope" in one_line_error(cli_db("variables", "delete", "nope"))
 
 
 def test_get_of_an_unknown_key_fails(cli_db: Cli) -> None:
     result = cli_db("variables", "get", "nope")
 
-    assert "no variable 'nope'" in _fails_with_one_line_error(result)
+    assert "no variable 'nope'" in one_line_error(result)
     assert result.stdout == ""
 
 
@@ -145,14 +137,14 @@ def test_set_json_of_invalid_json_fails_and_writes_nothing(
 ) -> None:
     result = cli_db("variables", "set", "etl_config", value, "--json")
 
-    assert "not valid JSON" in _fails_with_one_line_error(result)
+    assert "not valid JSON" in one_line_error(result)
     assert _variable_count(session_factory) == 0
 
 
 def test_get_json_of_a_value_that_is_not_json_fails(cli_db: Cli) -> None:
     _set(cli_db, "greeting", "hello")
 
-    assert "not JSON" in _fails_with_one_line_error(cli_db("variables", "get", "greeting", "--json"))
+    assert "not JSON" in one_line_error(cli_db("variables", "get", "greeting", "--json"))
 
 
 # --- secrets ---------------------------------------------------------------------------------------------
@@ -295,10 +287,10 @@ def test_import_of_a_bad_file_fails_and_writes_nothing(
     file = tmp_path / "variables.json"
     file.write_text(text)
 
-    _fails_with_one_line_error(cli_db("variables", "import", str(file)))
+    one_line_error(cli_db("variables", "import", str(file)))
 
     assert _variable_count(session_factory) == 0
 
 
 def test_import_of_a_missing_file_fails(cli_db: Cli, tmp_path: Path) -> None:
-    _fails_with_one_line_error(cli_db("variables", "import", str(tmp_path / "missing.json")))
+    one_line_error(cli_db("variables", "import", str(tmp_path / "missing.json")))

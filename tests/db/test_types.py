@@ -20,13 +20,28 @@ def _add_dag(session: Session, dag_id: str = "example") -> Dag:
     return dag
 
 
+def _add_run(session: Session, *, logical_date: datetime | None = None, **fields: object) -> DagRun:
+    """A dag `example` with one manual run `r1` (and the DAG row when it is missing)."""
+    if session.get(Dag, "example") is None:
+        _add_dag(session)
+        session.flush()
+    run = DagRun(
+        dag_id="example",
+        run_id="r1",
+        run_type="manual",
+        state="queued",
+        logical_date=logical_date or datetime.now(UTC),
+        **fields,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
 def test_datetimes_come_back_utc_aware_with_microseconds(session_factory: sessionmaker[Session]) -> None:
     seoul = pendulum.datetime(2024, 3, 10, 2, 0, 0, tz="Asia/Seoul").add(microseconds=123456)
     with session_scope(session_factory) as session:
-        _add_dag(session)
-        session.add(
-            DagRun(dag_id="example", run_id="r1", run_type="manual", state="queued", logical_date=seoul)
-        )
+        _add_run(session, logical_date=seoul)
 
     with session_scope(session_factory) as session:
         logical_date = session.scalar(select(DagRun.logical_date))
@@ -37,31 +52,13 @@ def test_datetimes_come_back_utc_aware_with_microseconds(session_factory: sessio
 
 def test_naive_datetimes_are_refused(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(StatementError, match="naive datetime"), session_scope(session_factory) as session:
-        _add_dag(session)
-        session.add(
-            DagRun(
-                dag_id="example",
-                run_id="r1",
-                run_type="manual",
-                state="queued",
-                logical_date=datetime(2024, 1, 1),
-            )
-        )
+        _add_run(session, logical_date=datetime(2024, 1, 1))
 
 
 def test_datetimes_compare_across_offsets_in_queries(session_factory: sessionmaker[Session]) -> None:
     plus_nine = timezone(timedelta(hours=9))
     with session_scope(session_factory) as session:
-        _add_dag(session)
-        session.add(
-            DagRun(
-                dag_id="example",
-                run_id="r1",
-                run_type="manual",
-                state="queued",
-                logical_date=datetime(2024, 1, 1, 9, 0, tzinfo=plus_nine),
-            )
-        )
+        _add_run(session, logical_date=datetime(2024, 1, 1, 9, 0, tzinfo=plus_nine))
 
     with session_scope(session_factory) as session:
         found = session.scalar(
@@ -82,17 +79,7 @@ def test_json_and_large_values_round_trip(session_factory: sessionmaker[Session]
                 dag_id="example", content_hash="h", data=big, fileloc="/x", created_at=datetime.now(UTC)
             )
         )
-        session.add(
-            DagRun(
-                dag_id="example",
-                run_id="r1",
-                run_type="manual",
-                state="queued",
-                logical_date=datetime.now(UTC),
-                conf={"a": [1, 2]},
-            )
-        )
-        session.flush()
+        _add_run(session, conf={"a": [1, 2]})
         ti = TaskInstance(dag_id="example", run_id="r1", task_id="t")
         session.add(ti)
         session.flush()
@@ -119,17 +106,7 @@ def test_ids_are_case_sensitive(session_factory: sessionmaker[Session]) -> None:
 
 def test_task_instance_key_is_unique(session_factory: sessionmaker[Session]) -> None:
     with session_scope(session_factory) as session:
-        _add_dag(session)
-        session.add(
-            DagRun(
-                dag_id="example",
-                run_id="r1",
-                run_type="manual",
-                state="queued",
-                logical_date=datetime.now(UTC),
-            )
-        )
-        session.flush()
+        _add_run(session)
         session.add(TaskInstance(dag_id="example", run_id="r1", task_id="t"))
 
     with pytest.raises(IntegrityError), session_scope(session_factory) as session:
@@ -138,17 +115,7 @@ def test_task_instance_key_is_unique(session_factory: sessionmaker[Session]) -> 
 
 def test_deleting_a_dag_cascades_to_runs_and_task_instances(session_factory: sessionmaker[Session]) -> None:
     with session_scope(session_factory) as session:
-        _add_dag(session)
-        session.add(
-            DagRun(
-                dag_id="example",
-                run_id="r1",
-                run_type="manual",
-                state="queued",
-                logical_date=datetime.now(UTC),
-            )
-        )
-        session.flush()
+        _add_run(session)
         session.add(TaskInstance(dag_id="example", run_id="r1", task_id="t"))
 
     with session_scope(session_factory) as session:
