@@ -49,3 +49,19 @@ class DagCycleError(FlowctlError):
 
 class DuplicateTaskIdError(FlowctlError):
     """Two tasks in one DAG share a task_id."""
+
+
+class DagDefinitionError(FlowctlError):
+    """A DAG or task is defined wrongly (bad id, unknown argument, bad dependency...): an import error."""
+
+
+class ParamValidationError(InvalidInput):
+    """Params or trigger conf do not satisfy the DAG's Param schemas."""
+
+
+class RescheduleTask(FlowctlError):
+    """Raised by a sensor in reschedule mode: free the slot and poke again at `reschedule_at`."""
+
+    def __init__(self, reschedule_at: object) -> None:
+        super().__init__(f"reschedule at {reschedule_at}")
+        self.reschedule_at = reschedule_at

@@ -1,0 +1,37 @@
+"""Variable: read a flowctl variable from a DAG file or a task (`Variable.get("key")`).
+
+Pure core: the value comes from a source the running process installs (the DAG processor and the task
+runtime install one that reads the metadata DB), then from `FLOWCTL_VAR_<KEY>` in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flowctl.exceptions import NotFound
+
+_NOTSET: Any = object()
+ENVIRONMENT_PREFIX = "FLOWCTL_VAR_"
+
+
+class Variable:
+    _source: Callable[[str], str | None] | None = None
+
+    @classmethod
+    def install_source(cls, source: Callable[[str], str | None] | None) -> None:
+        """Where `get` looks first; the environment is always the fallback."""
+        cls._source = source
+
+    @classmethod
+    def get(cls, key: str, default_var: Any = _NOTSET, deserialize_json: bool = False) -> Any:
+        value = os.environ.get(ENVIRONMENT_PREFIX + key.upper())
+        if value is None and cls._source is not None:
+            value = cls._source(key)
+        if value is None:
+            if default_var is _NOTSET:
+                raise NotFound(f"variable {key!r} does not exist")
+            return default_var
+        return json.loads(value) if deserialize_json else value
