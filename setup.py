@@ -2,7 +2,8 @@
 
 migrations/ sits at the repo root (alembic's usual place, next to alembic.ini)
 and ships inside the wheel as `flowctl.migrations`, so `flowctl db init` works
-after a plain `pip install`. pyproject.toml alone cannot combine package
+after a plain `pip install`; likewise the example DAGs in dags/ ship as `flowctl.example_dags`.
+pyproject.toml alone cannot combine package
 discovery with that one remapped directory, hence this file.
 """
 
@@ -13,6 +14,7 @@ setup(
         *find_packages(include=["flowctl", "flowctl.*"]),
         "flowctl.migrations",
         "flowctl.migrations.versions",
+        "flowctl.example_dags",
     ],
-    package_dir={"flowctl": "flowctl", "flowctl.migrations": "migrations"},
+    package_dir={"flowctl": "flowctl", "flowctl.migrations": "migrations", "flowctl.example_dags": "dags"},
 )

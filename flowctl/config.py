@@ -71,6 +71,9 @@ class SchedulerSettings:
         "before a running task counts as dead.",
     )
     max_tis_per_query: int = option(512, "Batch size.")
+    parsing_memory_limit_mb: int = option(
+        2048, "Address-space limit of a process importing one DAG file, in MiB; 0 for none."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,8 @@ class _Contexts:
 
     dags: list[DAG] = []
     groups: list[TaskGroup] = []
+    # Every DAG created while a file is imported, when the DAG processor is collecting them.
+    created: list[DAG] | None = None
 
 
 def current_dag() -> DAG | None:
@@ -124,6 +126,8 @@ class DAG:
             {**self.default_args.get("params", {}), **(params or {})}
         )
         self.task_group = TaskGroup.root(self)
+        if _Contexts.created is not None:
+            _Contexts.created.append(self)
 
     def __repr__(self) -> str:
         return f"<DAG {self.dag_id}: {len(self.task_dict)} tasks>"
@@ -204,8 +208,8 @@ class DAG:
             task.validate()
         self.topological_order()
         timetable_for(self.schedule, timezone=self.timezone or "UTC")
-        for param in self.params.values():
-            param.validate_default()
+        for name, param in self.params.items():
+            param.validate_default(name)
 
     def iter_dependencies(self) -> Iterator[tuple[str, str]]:
         for task in self.tasks:

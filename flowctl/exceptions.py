@@ -65,3 +65,11 @@ class RescheduleTask(FlowctlError):
     def __init__(self, reschedule_at: object) -> None:
         super().__init__(f"reschedule at {reschedule_at}")
         self.reschedule_at = reschedule_at
+
+
+class InvalidSchedule(FlowctlError):
+    """A DAG's schedule (cron, preset, timedelta) or the time zone it is evaluated in cannot be used."""
+
+
+class TemplateRenderError(FlowctlError):
+    """A task's template field failed to render; the message names the task, the field and the error."""

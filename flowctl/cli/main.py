@@ -17,6 +17,11 @@ import flowctl
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("flowctl.cli.config:config_group", "Show configuration values."),
     "connections": ("flowctl.cli.connections:connections_group", "Manage connections."),
+    "dag-processor": (
+        "flowctl.cli.dag_processor:dag_processor",
+        "Parse the dags folder continuously (the scheduler does this too).",
+    ),
+    "dags": ("flowctl.cli.dags:dags_group", "List, inspect, pause and parse DAGs."),
     "db": ("flowctl.cli.db:db_group", "Create, migrate, reset and check the metadata DB."),
     "pools": ("flowctl.cli.pools:pools_group", "Manage pools."),
     "rotate-fernet-key": (
@@ -24,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Re-encrypt secrets with the first key of core.fernet_key.",
     ),
     "standalone": ("flowctl.cli.standalone:standalone", "Everything for a local try-out."),
+    "tasks": ("flowctl.cli.tasks:tasks_group", "List tasks and render their templates."),
     "users": ("flowctl.cli.users:users_group", "Manage users of the web UI and API."),
     "variables": ("flowctl.cli.variables:variables_group", "Manage variables."),
     "version": ("flowctl.cli.main:version", "Print the version."),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -65,6 +65,22 @@ class Runtime:
             self._schema_checked = True
         with session_scope(self.session_factory) as session:
             yield session
+
+    def refresh_dags(self, *, force: bool = False, load_examples: bool | None = None) -> Any:
+        """Parse new and changed DAG files now, so what commands show matches the dags folder."""
+        from flowctl.db.migrate import require_current_schema
+        from flowctl.parsing.processor import refresh
+
+        if not self._schema_checked:
+            require_current_schema(self.engine)
+            self._schema_checked = True
+        return refresh(
+            self.settings,
+            self.session_factory,
+            now=datetime.now(UTC),
+            force=force,
+            load_examples=load_examples,
+        )
 
     def close(self) -> None:
         """Return pooled DB connections (tests run many commands in one process)."""

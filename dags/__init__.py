@@ -1,0 +1,1 @@
+"""Examples shipped with flowctl, loaded when core.load_examples is on."""

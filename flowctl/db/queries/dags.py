@@ -1,0 +1,156 @@
+"""DAG rows, their serialized versions, DAG files and import errors."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import Dag, DagFile, DagImportError, DagRun, DagTag, SerializedDag
+from flowctl.state import RunType
+
+
+def path_hash(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()
+
+
+def known_file_hashes(session: Session) -> dict[str, str]:
+    """fileloc -> content hash of every DAG file parsed before."""
+    return {fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))}
+
+
+def upsert_dag_file(
+    session: Session, path: str, *, content_hash: str, parsed_at: datetime, duration: float, dag_count: int
+) -> None:
+    row = session.scalar(select(DagFile).where(DagFile.fileloc_hash == path_hash(path)))
+    if row is None:
+        row = DagFile(fileloc=path, fileloc_hash=path_hash(path))
+        session.add(row)
+    row.content_hash, row.last_parsed_at, row.parse_duration, row.dag_count = (
+        content_hash,
+        parsed_at,
+        duration,
+        dag_count,
+    )
+
+
+def forget_dag_files(session: Session, paths: Iterable[str]) -> None:
+    hashes = [path_hash(p) for p in paths]
+    if hashes:
+        session.execute(delete(DagFile).where(DagFile.fileloc_hash.in_(hashes)))
+        session.execute(delete(DagImportError).where(DagImportError.fileloc_hash.in_(hashes)))
+
+
+def replace_import_error(session: Session, path: str, error: str | None, *, at: datetime) -> None:
+    """The file's import error becomes `error` (None clears it)."""
+    session.execute(delete(DagImportError).where(DagImportError.fileloc_hash == path_hash(path)))
+    if error is not None:
+        session.add(
+            DagImportError(filename=path, fileloc_hash=path_hash(path), stack_trace=error, timestamp=at)
+        )
+
+
+def list_import_errors(session: Session) -> list[DagImportError]:
+    return list(session.scalars(select(DagImportError).order_by(DagImportError.filename)))
+
+
+def get_dag(session: Session, dag_id: str) -> Dag | None:
+    return session.get(Dag, dag_id)
+
+
+def dags_by_id(session: Session, dag_ids: Iterable[str]) -> dict[str, Dag]:
+    ids = list(dag_ids)
+    return {dag.dag_id: dag for dag in session.scalars(select(Dag).where(Dag.dag_id.in_(ids)))} if ids else {}
+
+
+def dag_ids_in_files(session: Session, paths: Iterable[str]) -> dict[str, str]:
+    """dag_id -> fileloc of the non-stale DAGs defined in these files."""
+    paths = list(paths)
+    if not paths:
+        return {}
+    rows = session.execute(
+        select(Dag.dag_id, Dag.fileloc).where(Dag.fileloc.in_(paths), Dag.is_stale.is_(False))
+    )
+    return {dag_id: fileloc for dag_id, fileloc in rows}
+
+
+def mark_stale(session: Session, dag_ids: Iterable[str]) -> None:
+    ids = list(dag_ids)
+    if ids:
+        session.execute(update(Dag).where(Dag.dag_id.in_(ids)).values(is_stale=True))
+
+
+def set_tags(session: Session, dag_id: str, tags: Iterable[str]) -> None:
+    session.execute(delete(DagTag).where(DagTag.dag_id == dag_id))
+    session.add_all(DagTag(dag_id=dag_id, name=name) for name in sorted(set(tags)))
+
+
+def version_id(session: Session, dag_id: str, content_hash: str) -> int | None:
+    return session.scalar(
+        select(SerializedDag.id).where(
+            SerializedDag.dag_id == dag_id, SerializedDag.content_hash == content_hash
+        )
+    )
+
+
+def add_version(
+    session: Session,
+    dag_id: str,
+    *,
+    content_hash: str,
+    data: dict[str, Any],
+    source: str | None,
+    at: datetime,
+) -> int:
+    row = SerializedDag(
+        dag_id=dag_id,
+        content_hash=content_hash,
+        data=data,
+        source_code=source,
+        fileloc=data["fileloc"],
+        created_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def latest_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
+    return session.scalar(
+        select(SerializedDag.data)
+        .join(Dag, Dag.latest_version_id == SerializedDag.id)
+        .where(Dag.dag_id == dag_id)
+    )
+
+
+def last_automated_run_interval(session: Session, dag_id: str) -> tuple[datetime, datetime] | None:
+    """Data interval of the latest scheduled or backfill run, the anchor for the next one."""
+    row = session.execute(
+        select(DagRun.data_interval_start, DagRun.data_interval_end)
+        .where(DagRun.dag_id == dag_id, DagRun.run_type.in_([RunType.SCHEDULED, RunType.BACKFILL]))
+        .order_by(DagRun.logical_date.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row and row[0] is not None and row[1] is not None else None
+
+
+def list_dags(session: Session, *, include_stale: bool = False) -> list[Dag]:
+    query = select(Dag).order_by(Dag.dag_id)
+    if not include_stale:
+        query = query.where(Dag.is_stale.is_(False))
+    return list(session.scalars(query))
+
+
+def tags_by_dag(session: Session) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {}
+    for dag_id, name in session.execute(select(DagTag.dag_id, DagTag.name).order_by(DagTag.name)):
+        tags.setdefault(dag_id, []).append(name)
+    return tags
+
+
+def count_dags(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Dag)) or 0
