@@ -46,9 +46,7 @@ def daily(hour: int, *, days: int, first: tuple[int, int, int] = (2024, 1, 1)) -
     return [interval(start + timedelta(days=i), start + timedelta(days=i + 1)) for i in range(days)]
 
 
-def ticks_from(
-    schedule: str, zone: str, start: datetime, *, n: int
-) -> list[tuple[pendulum.DateTime, str]]:
+def ticks_from(schedule: str, zone: str, start: datetime, *, n: int) -> list[tuple[pendulum.DateTime, str]]:
     """The next `n` interval starts from `start`, each with its local wall time as ISO text."""
     intervals = upcoming_intervals(
         timetable_for(schedule, timezone=zone), start_date=start, end_date=None, after=None, n=n
@@ -152,7 +150,12 @@ def test_a_naive_datetime_is_refused() -> None:
 
     with pytest.raises(ValueError, match="naive"):
         due_intervals(
-            timetable, last=None, start_date=datetime(2024, 1, 1), end_date=None, catchup=True, now=utc(2024, 2, 1)
+            timetable,
+            last=None,
+            start_date=datetime(2024, 1, 1),
+            end_date=None,
+            catchup=True,
+            now=utc(2024, 2, 1),
         )
 
 
@@ -203,7 +206,9 @@ def test_ten_minute_delta_first_run_covers_1000_to_1010_and_is_due_at_1010(
 ) -> None:
     timetable = timetable_for(timedelta(minutes=10), timezone="UTC")
 
-    due = due_intervals(timetable, last=None, start_date=utc(2024, 1, 1, 10), end_date=None, catchup=True, now=now)
+    due = due_intervals(
+        timetable, last=None, start_date=utc(2024, 1, 1, 10), end_date=None, catchup=True, now=now
+    )
 
     assert due == expected
 
@@ -212,7 +217,12 @@ def test_delta_without_catchup_runs_only_the_latest_interval_on_the_start_date_g
     timetable = timetable_for(timedelta(minutes=10), timezone="UTC")
 
     due = due_intervals(
-        timetable, last=None, start_date=utc(2024, 1, 1, 10), end_date=None, catchup=False, now=utc(2024, 1, 1, 10, 25)
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1, 10),
+        end_date=None,
+        catchup=False,
+        now=utc(2024, 1, 1, 10, 25),
     )
 
     assert due == [interval(utc(2024, 1, 1, 10, 10), utc(2024, 1, 1, 10, 20))]
@@ -251,8 +261,18 @@ def test_once_runs_a_single_empty_interval_at_start_date(
 def test_none_schedule_never_has_a_due_run() -> None:
     timetable = timetable_for(None, timezone="UTC")
 
-    assert due_intervals(timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2030, 1, 1)) == []
-    assert next_dagrun_info(timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2030, 1, 1)) is None
+    assert (
+        due_intervals(
+            timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2030, 1, 1)
+        )
+        == []
+    )
+    assert (
+        next_dagrun_info(
+            timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2030, 1, 1)
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -265,7 +285,12 @@ def test_catchup_creates_every_missed_interval_and_no_catchup_only_the_latest(
     timetable = timetable_for("@daily", timezone="UTC")
 
     due = due_intervals(
-        timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=catchup, now=utc(2024, 1, 4, 0, 30)
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1),
+        end_date=None,
+        catchup=catchup,
+        now=utc(2024, 1, 4, 0, 30),
     )
 
     assert due == expected
@@ -275,7 +300,9 @@ def test_catchup_resumes_after_the_last_run() -> None:
     timetable = timetable_for("@daily", timezone="UTC")
     last = interval(utc(2024, 1, 1), utc(2024, 1, 2))
 
-    due = due_intervals(timetable, last=last, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2024, 1, 4))
+    due = due_intervals(
+        timetable, last=last, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2024, 1, 4)
+    )
 
     assert due == daily(0, days=2, first=(2024, 1, 2))
 
@@ -283,7 +310,15 @@ def test_catchup_resumes_after_the_last_run() -> None:
 def test_limit_caps_the_number_of_due_intervals() -> None:
     timetable = timetable_for("@hourly", timezone="UTC")
 
-    due = due_intervals(timetable, last=None, start_date=utc(2024, 1, 1), end_date=None, catchup=True, now=utc(2024, 2, 1), limit=5)
+    due = due_intervals(
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1),
+        end_date=None,
+        catchup=True,
+        now=utc(2024, 2, 1),
+        limit=5,
+    )
 
     assert [i.start for i in due] == [utc(2024, 1, 1, h) for h in range(5)]
 
@@ -291,7 +326,14 @@ def test_limit_caps_the_number_of_due_intervals() -> None:
 def test_start_date_off_the_cron_grid_starts_at_the_next_tick() -> None:
     timetable = timetable_for("0 */6 * * *", timezone="UTC")
 
-    info = next_dagrun_info(timetable, last=None, start_date=utc(2024, 1, 1, 7, 15), end_date=None, catchup=True, now=utc(2024, 1, 1, 8))
+    info = next_dagrun_info(
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1, 7, 15),
+        end_date=None,
+        catchup=True,
+        now=utc(2024, 1, 1, 8),
+    )
 
     assert info == interval(utc(2024, 1, 1, 12), utc(2024, 1, 1, 18))
 
@@ -313,7 +355,9 @@ def test_next_dagrun_info_is_the_next_interval_to_create(
     timetable = timetable_for("@daily", timezone="UTC")
     start_date = utc(2024, 1, 1) if last is None else utc(2023, 1, 1)
 
-    info = next_dagrun_info(timetable, last=last, start_date=start_date, end_date=None, catchup=catchup, now=utc(2024, 1, 1, 12))
+    info = next_dagrun_info(
+        timetable, last=last, start_date=start_date, end_date=None, catchup=catchup, now=utc(2024, 1, 1, 12)
+    )
 
     assert info == expected
 
@@ -322,7 +366,9 @@ def test_start_date_moved_past_the_last_run_wins() -> None:
     timetable = timetable_for("@daily", timezone="UTC")
     last = interval(utc(2024, 1, 1), utc(2024, 1, 2))
 
-    info = next_dagrun_info(timetable, last=last, start_date=utc(2024, 3, 1), end_date=None, catchup=True, now=utc(2024, 6, 1))
+    info = next_dagrun_info(
+        timetable, last=last, start_date=utc(2024, 3, 1), end_date=None, catchup=True, now=utc(2024, 6, 1)
+    )
 
     assert info == interval(utc(2024, 3, 1), utc(2024, 3, 2))
 
@@ -332,18 +378,38 @@ def test_end_date_stops_runs_whose_logical_date_is_after_it(schedule: object) ->
     timetable = timetable_for(schedule, timezone="UTC")
 
     due = due_intervals(
-        timetable, last=None, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 3), catchup=True, now=utc(2024, 2, 1)
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1),
+        end_date=utc(2024, 1, 3),
+        catchup=True,
+        now=utc(2024, 2, 1),
     )
 
     assert [i.start for i in due] == [utc(2024, 1, 1), utc(2024, 1, 2), utc(2024, 1, 3)]
-    assert next_dagrun_info(timetable, last=due[-1], start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 3), catchup=True, now=utc(2024, 2, 1)) is None
+    assert (
+        next_dagrun_info(
+            timetable,
+            last=due[-1],
+            start_date=utc(2024, 1, 1),
+            end_date=utc(2024, 1, 3),
+            catchup=True,
+            now=utc(2024, 2, 1),
+        )
+        is None
+    )
 
 
 def test_end_date_before_the_latest_interval_means_no_run_without_catchup() -> None:
     timetable = timetable_for("@daily", timezone="UTC")
 
     due = due_intervals(
-        timetable, last=None, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 3), catchup=False, now=utc(2024, 2, 1)
+        timetable,
+        last=None,
+        start_date=utc(2024, 1, 1),
+        end_date=utc(2024, 1, 3),
+        catchup=False,
+        now=utc(2024, 2, 1),
     )
 
     assert due == []
@@ -353,7 +419,9 @@ def test_upcoming_intervals_continue_after_the_given_interval_and_respect_end_da
     timetable = timetable_for("@daily", timezone="UTC")
     after = interval(utc(2024, 1, 1), utc(2024, 1, 2))
 
-    upcoming = upcoming_intervals(timetable, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 4), after=after, n=5)
+    upcoming = upcoming_intervals(
+        timetable, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 4), after=after, n=5
+    )
 
     assert upcoming == daily(0, days=3, first=(2024, 1, 2))
 
@@ -361,7 +429,9 @@ def test_upcoming_intervals_continue_after_the_given_interval_and_respect_end_da
 def test_everything_returned_is_utc_pendulum() -> None:
     timetable = timetable_for("0 2 * * *", timezone="Asia/Seoul")
 
-    due = due_intervals(timetable, last=None, start_date=SEOUL_START, end_date=None, catchup=True, now=THREE_DAYS_LATER)
+    due = due_intervals(
+        timetable, last=None, start_date=SEOUL_START, end_date=None, catchup=True, now=THREE_DAYS_LATER
+    )
 
     for value in [i.start for i in due] + [i.end for i in due]:
         assert isinstance(value, pendulum.DateTime)
@@ -376,19 +446,69 @@ def test_everything_returned_is_utc_pendulum() -> None:
     ("schedule", "zone", "start", "expected"),
     [
         # New York springs forward at 02:00 -> 03:00 on 2024-03-10: 02:30 does not exist.
-        ("30 2 * * *", "America/New_York", (2024, 3, 9), ["2024-03-09T02:30:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-11T02:30:00-04:00"]),
-        ("30 1 * * *", "America/New_York", (2024, 3, 9), ["2024-03-09T01:30:00-05:00", "2024-03-10T01:30:00-05:00", "2024-03-11T01:30:00-04:00"]),
+        (
+            "30 2 * * *",
+            "America/New_York",
+            (2024, 3, 9),
+            ["2024-03-09T02:30:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-11T02:30:00-04:00"],
+        ),
+        (
+            "30 1 * * *",
+            "America/New_York",
+            (2024, 3, 9),
+            ["2024-03-09T01:30:00-05:00", "2024-03-10T01:30:00-05:00", "2024-03-11T01:30:00-04:00"],
+        ),
         # ...and falls back at 02:00 -> 01:00 on 2024-11-03: 01:30 happens twice, runs at the first.
-        ("30 1 * * *", "America/New_York", (2024, 11, 2), ["2024-11-02T01:30:00-04:00", "2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"]),
-        ("30 2 * * *", "America/New_York", (2024, 11, 2), ["2024-11-02T02:30:00-04:00", "2024-11-03T02:30:00-05:00", "2024-11-04T02:30:00-05:00"]),
+        (
+            "30 1 * * *",
+            "America/New_York",
+            (2024, 11, 2),
+            ["2024-11-02T01:30:00-04:00", "2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"],
+        ),
+        (
+            "30 2 * * *",
+            "America/New_York",
+            (2024, 11, 2),
+            ["2024-11-02T02:30:00-04:00", "2024-11-03T02:30:00-05:00", "2024-11-04T02:30:00-05:00"],
+        ),
         # London: 01:00 -> 02:00 on 2024-03-31, 02:00 -> 01:00 on 2024-10-27.
-        ("30 1 * * *", "Europe/London", (2024, 3, 30), ["2024-03-30T01:30:00+00:00", "2024-03-31T02:00:00+01:00", "2024-04-01T01:30:00+01:00"]),
-        ("30 2 * * *", "Europe/London", (2024, 3, 30), ["2024-03-30T02:30:00+00:00", "2024-03-31T02:30:00+01:00", "2024-04-01T02:30:00+01:00"]),
-        ("30 1 * * *", "Europe/London", (2024, 10, 26), ["2024-10-26T01:30:00+01:00", "2024-10-27T01:30:00+01:00", "2024-10-28T01:30:00+00:00"]),
-        ("30 2 * * *", "Europe/London", (2024, 10, 26), ["2024-10-26T02:30:00+01:00", "2024-10-27T02:30:00+00:00", "2024-10-28T02:30:00+00:00"]),
+        (
+            "30 1 * * *",
+            "Europe/London",
+            (2024, 3, 30),
+            ["2024-03-30T01:30:00+00:00", "2024-03-31T02:00:00+01:00", "2024-04-01T01:30:00+01:00"],
+        ),
+        (
+            "30 2 * * *",
+            "Europe/London",
+            (2024, 3, 30),
+            ["2024-03-30T02:30:00+00:00", "2024-03-31T02:30:00+01:00", "2024-04-01T02:30:00+01:00"],
+        ),
+        (
+            "30 1 * * *",
+            "Europe/London",
+            (2024, 10, 26),
+            ["2024-10-26T01:30:00+01:00", "2024-10-27T01:30:00+01:00", "2024-10-28T01:30:00+00:00"],
+        ),
+        (
+            "30 2 * * *",
+            "Europe/London",
+            (2024, 10, 26),
+            ["2024-10-26T02:30:00+01:00", "2024-10-27T02:30:00+00:00", "2024-10-28T02:30:00+00:00"],
+        ),
         # Lord Howe Island shifts by 30 minutes: 02:00 -> 02:30 on 2024-10-06, 02:00 -> 01:30 on 2024-04-07.
-        ("15 2 * * *", "Australia/Lord_Howe", (2024, 10, 5), ["2024-10-05T02:15:00+10:30", "2024-10-06T02:30:00+11:00", "2024-10-07T02:15:00+11:00"]),
-        ("45 1 * * *", "Australia/Lord_Howe", (2024, 4, 6), ["2024-04-06T01:45:00+11:00", "2024-04-07T01:45:00+11:00", "2024-04-08T01:45:00+10:30"]),
+        (
+            "15 2 * * *",
+            "Australia/Lord_Howe",
+            (2024, 10, 5),
+            ["2024-10-05T02:15:00+10:30", "2024-10-06T02:30:00+11:00", "2024-10-07T02:15:00+11:00"],
+        ),
+        (
+            "45 1 * * *",
+            "Australia/Lord_Howe",
+            (2024, 4, 6),
+            ["2024-04-06T01:45:00+11:00", "2024-04-07T01:45:00+11:00", "2024-04-08T01:45:00+10:30"],
+        ),
     ],
 )
 def test_daily_cron_runs_once_per_local_day_across_dst(
@@ -409,21 +529,51 @@ def test_nonexistent_time_fires_at_the_first_instant_after_the_gap() -> None:
     ("schedule", "zone", "start", "expected"),
     [
         # Hourly-or-finer crons tick at every instant whose wall time matches: none in a gap...
-        ("0 * * * *", "America/New_York", (2024, 3, 10, 0), ["00:00-05:00", "01:00-05:00", "03:00-04:00", "04:00-04:00"]),
-        ("30 * * * *", "America/New_York", (2024, 3, 10, 0), ["00:30-05:00", "01:30-05:00", "03:30-04:00", "04:30-04:00"]),
+        (
+            "0 * * * *",
+            "America/New_York",
+            local("America/New_York", 2024, 3, 10, 0),
+            ["00:00-05:00", "01:00-05:00", "03:00-04:00", "04:00-04:00"],
+        ),
+        (
+            "30 * * * *",
+            "America/New_York",
+            local("America/New_York", 2024, 3, 10, 0),
+            ["00:30-05:00", "01:30-05:00", "03:30-04:00", "04:30-04:00"],
+        ),
         # ...and both passes of a fold.
-        ("0 * * * *", "America/New_York", (2024, 11, 3, 0), ["00:00-04:00", "01:00-04:00", "01:00-05:00", "02:00-05:00"]),
-        ("*/30 * * * *", "Australia/Lord_Howe", (2024, 10, 6, 1), ["01:00+10:30", "01:30+10:30", "02:30+11:00", "03:00+11:00"]),
-        ("*/30 * * * *", "Australia/Lord_Howe", (2024, 4, 7, 1), ["01:00+11:00", "01:30+11:00", "01:30+10:30", "02:00+10:30"]),
-        ("*/20 * * * *", "Europe/London", (2024, 10, 27, 0, 40), ["01:40+01:00", "01:00+00:00", "01:20+00:00", "01:40+00:00", "02:00+00:00"]),
+        (
+            "0 * * * *",
+            "America/New_York",
+            local("America/New_York", 2024, 11, 3, 0),
+            ["00:00-04:00", "01:00-04:00", "01:00-05:00", "02:00-05:00"],
+        ),
+        (
+            "*/30 * * * *",
+            "Australia/Lord_Howe",
+            local("Australia/Lord_Howe", 2024, 10, 6, 1),
+            ["01:00+10:30", "01:30+10:30", "02:30+11:00", "03:00+11:00"],
+        ),
+        (
+            "*/30 * * * *",
+            "Australia/Lord_Howe",
+            local("Australia/Lord_Howe", 2024, 4, 7, 1),
+            ["01:00+11:00", "01:30+11:00", "01:30+10:30", "02:00+10:30"],
+        ),
+        (
+            "*/20 * * * *",
+            "Europe/London",
+            utc(2024, 10, 27, 0, 40),
+            ["01:40+01:00", "01:00+00:00", "01:20+00:00", "01:40+00:00", "02:00+00:00"],
+        ),
     ],
 )
 def test_hourly_cron_ticks_at_every_instant_whose_wall_time_matches(
-    schedule: str, zone: str, start: tuple[int, ...], expected: list[str]
+    schedule: str, zone: str, start: datetime, expected: list[str]
 ) -> None:
-    ticks = ticks_from(schedule, zone, local(zone, *start), n=len(expected))
+    ticks = ticks_from(schedule, zone, start, n=len(expected))
 
-    assert [wall[11:] for _, wall in ticks] == expected
+    assert [wall[11:16] + wall[19:] for _, wall in ticks] == expected  # HH:MM+offset
     assert [t for t, _ in ticks] == sorted({t for t, _ in ticks})
 
 
@@ -465,7 +615,9 @@ def test_sparse_hourly_cron_crosses_transitions_between_its_days() -> None:
         ("0 * * * *", "America/New_York", utc(2024, 3, 10, 7, 30), utc(2024, 3, 10, 7)),  # 03:00 EDT
     ],
 )
-def test_last_tick_at_or_before_an_instant(schedule: str, zone: str, at: datetime, expected: datetime) -> None:
+def test_last_tick_at_or_before_an_instant(
+    schedule: str, zone: str, at: datetime, expected: datetime
+) -> None:
     cron = parse_cron(schedule, timezone=zone)
 
     assert last_tick(cron, at) == expected
@@ -476,19 +628,30 @@ def test_last_tick_at_or_before_an_instant(schedule: str, zone: str, at: datetim
 
 
 @pytest.mark.parametrize(
-    ("schedule", "logical_date", "expected"),
+    ("schedule", "zone", "logical_date", "expected"),
     [
-        ("@daily", utc(2024, 1, 3, 12), interval(utc(2024, 1, 2), utc(2024, 1, 3))),
-        ("@daily", utc(2024, 1, 3), interval(utc(2024, 1, 2), utc(2024, 1, 3))),
-        ("0 2 * * *", utc(2024, 1, 3, 12), interval(utc(2024, 1, 1, 17), utc(2024, 1, 2, 17))),
-        (timedelta(hours=1), utc(2024, 1, 3, 12, 30), interval(utc(2024, 1, 3, 11, 30), utc(2024, 1, 3, 12, 30))),
-        (None, utc(2024, 1, 3, 12), interval(utc(2024, 1, 3, 12), utc(2024, 1, 3, 12))),
-        ("@once", utc(2024, 1, 3, 12), interval(utc(2024, 1, 3, 12), utc(2024, 1, 3, 12))),
+        ("@daily", "UTC", utc(2024, 1, 3, 12), interval(utc(2024, 1, 2), utc(2024, 1, 3))),
+        ("@daily", "UTC", utc(2024, 1, 3), interval(utc(2024, 1, 2), utc(2024, 1, 3))),
+        ("0 2 * * *", "Asia/Seoul", utc(2024, 1, 3, 12), interval(utc(2024, 1, 1, 17), utc(2024, 1, 2, 17))),
+        (
+            "*/10 * * * *",
+            "UTC",
+            utc(2024, 1, 3, 12, 25),
+            interval(utc(2024, 1, 3, 12, 10), utc(2024, 1, 3, 12, 20)),
+        ),
+        (
+            timedelta(hours=1),
+            "UTC",
+            utc(2024, 1, 3, 12, 30),
+            interval(utc(2024, 1, 3, 11, 30), utc(2024, 1, 3, 12, 30)),
+        ),
+        (None, "UTC", utc(2024, 1, 3, 12), interval(utc(2024, 1, 3, 12), utc(2024, 1, 3, 12))),
+        ("@once", "UTC", utc(2024, 1, 3, 12), interval(utc(2024, 1, 3, 12), utc(2024, 1, 3, 12))),
     ],
 )
 def test_manual_run_gets_the_last_complete_interval(
-    schedule: object, logical_date: datetime, expected: DataInterval
+    schedule: object, zone: str, logical_date: datetime, expected: DataInterval
 ) -> None:
-    timetable: Timetable = timetable_for(schedule, timezone="Asia/Seoul")
+    timetable: Timetable = timetable_for(schedule, timezone=zone)
 
     assert infer_manual_data_interval(timetable, logical_date) == expected
