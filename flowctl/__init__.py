@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DAG": "flowctl.dag",
+    "DAG": "flowctl.dag_definition",
     "dag": "flowctl.taskflow",
     "task": "flowctl.taskflow",
     "Label": "flowctl.taskflow",

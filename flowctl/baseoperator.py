@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from flowctl.dag import DAG, current_dag
+from flowctl.dag_definition import DAG, current_dag, validate_id
 from flowctl.exceptions import DagDefinitionError
 from flowctl.params import Param, normalize_params
 from flowctl.taskgroup import TaskGroup, current_task_group
@@ -145,6 +145,7 @@ class BaseOperator:
                 f"Invalid arguments were passed to {type(self).__name__} (task_id: {task_id}): "
                 + ", ".join(unknown)
             )
+        validate_id("task_id", task_id)
         self.dag: DAG | None = None
         self.task_group = task_group or current_task_group(dag or current_dag())
         prefix = self.task_group.child_prefix if self.task_group else ""

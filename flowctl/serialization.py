@@ -17,7 +17,7 @@ from flowctl.exceptions import FlowctlError
 
 if TYPE_CHECKING:
     from flowctl.baseoperator import BaseOperator
-    from flowctl.dag import DAG
+    from flowctl.dag_definition import DAG
     from flowctl.schedule import Timetable
 
 SERIALIZATION_VERSION = 1

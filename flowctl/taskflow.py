@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowctl.baseoperator import BaseOperator
-from flowctl.dag import DAG, current_dag
+from flowctl.dag_definition import DAG, current_dag
 from flowctl.exceptions import DagDefinitionError
 
 RETURN_VALUE = "return_value"
@@ -169,7 +169,10 @@ class PartialOperator:
                     f"not {type(value).__name__}"
                 )
         accepted = self.operator_class.accepted_arguments()
-        if self.expand_into is None:
+        if self.expand_into is not None:
+            fixed = self.kwargs.get(self.expand_into, {})
+            _check_call(self.kwargs["python_callable"], (), {**fixed, **expand_input}, partial=True)
+        else:
             unknown = sorted(set(expand_input) - accepted)
             if unknown:
                 raise DagDefinitionError(

@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from flowctl.dag import _Contexts, current_dag, validate_id
+from flowctl.dag_definition import _Contexts, current_dag, validate_id
 from flowctl.exceptions import DagDefinitionError
 
 if TYPE_CHECKING:
     from flowctl.baseoperator import BaseOperator
-    from flowctl.dag import DAG
+    from flowctl.dag_definition import DAG
 
 
 class TaskGroup:
@@ -130,6 +130,18 @@ def current_task_group(dag: DAG | None) -> TaskGroup | None:
     return dag.task_group if dag is not None else None
 
 
+def _free_group_id(base: str) -> str:
+    """`base`, or `base__1`, `base__2`... when a group factory is called again in the same parent."""
+    parent = current_task_group(current_dag())
+    taken = parent.children if parent else {}
+    prefix = parent.child_prefix if parent else ""
+    group_id, number = base, 0
+    while prefix + group_id in taken:
+        number += 1
+        group_id = f"{base}__{number}"
+    return group_id
+
+
 def task_group(
     python_callable: Callable[..., Any] | None = None, *, group_id: str | None = None, **kwargs: Any
 ) -> Any:
@@ -138,7 +150,7 @@ def task_group(
     def decorate(func: Callable[..., Any]) -> Callable[..., TaskGroup]:
         @wraps(func)
         def factory(*args: Any, **call_kwargs: Any) -> TaskGroup:
-            with TaskGroup(group_id or func.__name__, **kwargs) as group:
+            with TaskGroup(_free_group_id(group_id or func.__name__), **kwargs) as group:
                 func(*args, **call_kwargs)
             return group
 

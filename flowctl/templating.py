@@ -27,7 +27,7 @@ from flowctl.taskflow import XComArg
 if TYPE_CHECKING:
     from flowctl.baseoperator import BaseOperator
     from flowctl.connection import Connection
-    from flowctl.dag import DAG
+    from flowctl.dag_definition import DAG
 
 _JINJA_MARKERS = ("{{", "{%", "{#")
 

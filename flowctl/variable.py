@@ -1,7 +1,7 @@
 """Variable: read a flowctl variable from a DAG file or a task (`Variable.get("key")`).
 
-Pure core: the value comes from a source the running process installs (the DAG processor and the task
-runtime install one that reads the metadata DB), then from `FLOWCTL_VAR_<KEY>` in the environment.
+Pure core: `FLOWCTL_VAR_<KEY>` in the environment wins (as in Airflow); otherwise the value comes from
+a source the running process installs (the task runtime installs one that reads the metadata DB).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class Variable:
 
     @classmethod
     def install_source(cls, source: Callable[[str], str | None] | None) -> None:
-        """Where `get` looks first; the environment is always the fallback."""
+        """Where `get` looks when the environment does not define the variable."""
         cls._source = source
 
     @classmethod

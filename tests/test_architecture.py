@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "flowctl"
 ADAPTERS = ("db", "parsing", "scheduler", "executors", "services", "web", "cli")
 CORE_MODULES = (
-    "dag",
+    "dag_definition",
     "baseoperator",
     "taskflow",
     "params",

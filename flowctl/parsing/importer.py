@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowctl.dag import DAG, DagDefaults, _Contexts
+from flowctl.dag_definition import DAG, DagDefaults, _Contexts
 from flowctl.exceptions import DagDefinitionError, FlowctlError
 
 

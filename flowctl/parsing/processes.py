@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from flowctl.dag import DagDefaults
+from flowctl.dag_definition import DagDefaults
 from flowctl.parsing.importer import FileParseResult, parse_file
 
 
@@ -56,11 +56,40 @@ def _child_main(
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         result = parse_file(file.path, file.content, defaults)
-        connection.send(dataclasses.asdict(result))
+        connection.send({f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
     finally:
         # Skip interpreter teardown: it would run atexit hooks and close DB connections inherited
         # from the parent, whose sockets the parent still uses.
         os._exit(0)
+
+
+def warm_up(defaults: DagDefaults) -> None:
+    """Do once in the parent what every child would otherwise repeat after the fork: import the
+    operator modules and fill the lazy caches (argument lists, time zones, cron and JSON-schema code)."""
+    import datetime as dt
+
+    from flowctl.dag_definition import DAG
+    from flowctl.operators import BashOperator, BranchPythonOperator, EmptyOperator, PythonOperator
+    from flowctl.params import Param
+    from flowctl.sensors import PythonSensor
+    from flowctl.serialization import serialize_dag
+    from flowctl.taskflow import task
+
+    with DAG(
+        "warm_up",
+        schedule="0 0 * * *",
+        start_date=dt.datetime(2024, 1, 1),
+        params={"p": Param(1, type="integer")},
+    ) as dag:
+        EmptyOperator(task_id="a") >> BashOperator(task_id="b", bash_command="true")
+        PythonOperator(task_id="c", python_callable=print) >> BranchPythonOperator(
+            task_id="d", python_callable=print
+        )
+        PythonSensor(task_id="e", python_callable=print)
+        task(print)()
+    dag.apply_defaults(defaults)
+    dag.validate()
+    serialize_dag(dag)
 
 
 def parse_in_children(
@@ -68,6 +97,7 @@ def parse_in_children(
 ) -> list[FileParseResult]:
     """Parse every file in its own child process, `limits.processes` at once; results in input order."""
     context = multiprocessing.get_context("fork")
+    warm_up(defaults)
     queue = deque(files)
     running: dict[Connection, _Running] = {}
     results: dict[str, FileParseResult] = {}

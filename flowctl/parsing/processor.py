@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.config import Settings
-from flowctl.dag import DagDefaults
+from flowctl.dag_definition import DagDefaults
 from flowctl.db.engine import session_scope
 from flowctl.db.queries import dags as queries
 from flowctl.parsing.processes import FileToParse, ParseLimits, parse_in_children

@@ -17,7 +17,7 @@ import pendulum
 import pytest
 
 from flowctl import DAG
-from flowctl.dag import DagDefaults
+from flowctl.dag_definition import DagDefaults
 from flowctl.operators import BashOperator, PythonOperator
 
 CLASSIC_DAG_FILE = textwrap.dedent(

@@ -276,9 +276,7 @@ def test_bash_gets_the_task_instance_in_flowctl_ctx_variables(context: dict[str,
 
 
 def test_bash_runs_in_cwd(context: dict[str, Any], tmp_path: Path) -> None:
-    assert BashOperator(task_id="t", bash_command="pwd", cwd=str(tmp_path)).execute(context) == str(
-        tmp_path
-    )
+    assert BashOperator(task_id="t", bash_command="pwd", cwd=str(tmp_path)).execute(context) == str(tmp_path)
 
 
 def test_bash_cwd_that_is_not_a_directory_fails(context: dict[str, Any], tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_required_param_without_default_must_come_from_conf() -> None:
 def test_format_keyword_is_checked() -> None:
     params = {"target_day": Param("2024-01-01", type="string", format="date")}
 
-    with pytest.raises(ParamValidationError, match="param 'target_day'.*is not a 'date'"):
+    with pytest.raises(ParamValidationError, match=r"param 'target_day'.*is not a 'date'"):
         resolve_params(params, {"target_day": "yesterday"})
 
 
@@ -120,8 +120,6 @@ def test_param_round_trips_through_to_dict() -> None:
     for param in [*PARAMS.values(), Param(type="string")]:
         copy = Param.from_dict(param.to_dict())
 
-        assert (copy.default if copy.has_default else None) == (
-            param.default if param.has_default else None
-        )
+        assert (copy.default if copy.has_default else None) == (param.default if param.has_default else None)
         assert copy.has_default == param.has_default
         assert (copy.schema, copy.description) == (param.schema, param.description)

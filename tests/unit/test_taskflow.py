@@ -34,10 +34,6 @@ class FakeTI:
 # @dag
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `from flowctl import dag` gives the flowctl.dag module, which shadows the lazy export",
-)
 def test_dag_decorator_is_importable_from_the_package() -> None:
     from flowctl import dag as exported
     from flowctl.taskflow import dag as decorator
@@ -373,9 +369,7 @@ def test_expand_over_another_tasks_output_depends_on_it() -> None:
 
 def test_classic_operator_partial_expand() -> None:
     with DAG("d", default_args={"retries": 2, "owner": "data"}) as d:
-        mapped = BashOperator.partial(task_id="echo", retries=5).expand(
-            bash_command=["echo 1", "echo 2"]
-        )
+        mapped = BashOperator.partial(task_id="echo", retries=5).expand(bash_command=["echo 1", "echo 2"])
 
     assert isinstance(mapped, MappedOperator)
     assert d.get_task("echo") is mapped
@@ -421,10 +415,6 @@ def test_expand_of_an_argument_the_operator_does_not_take_is_an_error() -> None:
         BashOperator.partial(task_id="echo").expand(colour=["red"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: @task .expand() does not check names against the function signature",
-)
 def test_task_expand_of_an_argument_the_function_does_not_take_is_an_error() -> None:
     @task
     def double(x: int) -> int:

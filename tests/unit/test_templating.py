@@ -10,7 +10,7 @@ import pendulum
 import pytest
 
 from flowctl.connection import Connection
-from flowctl.dag import DAG
+from flowctl.dag_definition import DAG
 from flowctl.exceptions import NotFound, TemplateRenderError
 from flowctl.operators.bash import BashOperator
 from flowctl.operators.python import PythonOperator

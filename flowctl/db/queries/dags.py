@@ -20,7 +20,9 @@ def path_hash(path: str) -> str:
 
 def known_file_hashes(session: Session) -> dict[str, str]:
     """fileloc -> content hash of every DAG file parsed before."""
-    return {fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))}
+    return {
+        fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))
+    }
 
 
 def upsert_dag_file(
