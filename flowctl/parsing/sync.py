@@ -1,4 +1,8 @@
-"""Writing parse results to the metadata DB: DAG rows, new serialized versions, import errors, stale DAGs."""
+"""Writing parse results to the metadata DB: DAG rows, new serialized versions, import errors, stale DAGs.
+
+One pass reads what it needs for all files in a few queries, then writes, so storing 100 files costs
+about as many statements as files, not ten times that.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from flowctl.db.models import Dag
 from flowctl.db.queries import dags as queries
 from flowctl.parsing.importer import FileParseResult
 from flowctl.schedule import DataInterval, next_dagrun_info
-from flowctl.serialization import content_hash, deserialize_dag
+from flowctl.serialization import DagSpec, content_hash, deserialize_dag
 
 
 @dataclass(slots=True)
@@ -27,11 +31,20 @@ class SyncSummary:
 def store_results(session: Session, results: Iterable[FileParseResult], *, now: datetime) -> SyncSummary:
     """Record each file's outcome. A file that fails keeps its DAGs' last good version (still scheduled);
     DAGs a file no longer defines become stale."""
-    summary = SyncSummary()
+    results = list(results)
+    summary = SyncSummary(parsed_files=len(results))
+    if not results:
+        return summary
+    paths = [r.path for r in results]
+    dag_ids = [data["dag_id"] for r in results for data in r.dags]
+    with session.no_autoflush:
+        files = queries.dag_files_by_path(session, paths)
+        existing = queries.dags_by_id(session, dag_ids)
+        defined_before = queries.dag_ids_in_files(session, paths)
+    queries.clear_import_errors(session, paths)
+    stored: list[tuple[DagSpec, dict, str | None]] = []
     for result in results:
-        summary.parsed_files += 1
-        error = result.error or _duplicate_id_error(session, result)
-        queries.replace_import_error(session, result.path, error, at=now)
+        error = result.error or _duplicate_id_error(existing, result)
         queries.upsert_dag_file(
             session,
             result.path,
@@ -39,17 +52,19 @@ def store_results(session: Session, results: Iterable[FileParseResult], *, now: 
             parsed_at=now,
             duration=result.duration,
             dag_count=0 if error else len(result.dags),
+            existing=files.get(result.path),
         )
         if error:
+            queries.add_import_error(session, result.path, error, at=now)
             summary.import_errors += 1
             continue
         defined = {data["dag_id"] for data in result.dags}
-        gone = set(queries.dag_ids_in_files(session, [result.path])) - defined
+        gone = sorted(d for d, path in defined_before.items() if path == result.path and d not in defined)
         queries.mark_stale(session, gone)
-        summary.stale_dags += sorted(gone)
-        for data in result.dags:
-            summary.new_versions += _store_dag(session, data, result.source_code, now=now)
-            summary.dags += 1
+        summary.stale_dags += gone
+        stored += [(deserialize_dag(data), data, result.source_code) for data in result.dags]
+    summary.new_versions = _store_dags(session, stored, existing, now=now)
+    summary.dags = len(stored)
     return summary
 
 
@@ -62,22 +77,53 @@ def forget_files(session: Session, paths: Iterable[str]) -> list[str]:
     return stale
 
 
-def _duplicate_id_error(session: Session, result: FileParseResult) -> str | None:
+def _duplicate_id_error(existing: dict[str, Dag], result: FileParseResult) -> str | None:
     """A DAG id another live file already defines is an import error of this file."""
-    existing = queries.dags_by_id(session, [data["dag_id"] for data in result.dags])
-    for dag_id, dag in existing.items():
-        if not dag.is_stale and dag.fileloc != result.path:
-            return f"DuplicateDagIdError: DAG {dag_id!r} is already defined in {dag.fileloc}"
+    for data in result.dags:
+        dag = existing.get(data["dag_id"])
+        if dag is not None and not dag.is_stale and dag.fileloc != result.path:
+            return f"DuplicateDagIdError: DAG {data['dag_id']!r} is already defined in {dag.fileloc}"
     return None
 
 
-def _store_dag(session: Session, data: dict, source: str | None, *, now: datetime) -> int:
-    """Upsert the DAG row and add a version if the structure changed; returns 1 for a new version."""
-    spec = deserialize_dag(data)
-    dag = queries.get_dag(session, spec.dag_id)
-    if dag is None:
-        dag = Dag(dag_id=spec.dag_id, is_paused=spec.is_paused_upon_creation)
-        session.add(dag)
+def _store_dags(
+    session: Session,
+    stored: list[tuple[DagSpec, dict, str | None]],
+    existing: dict[str, Dag],
+    *,
+    now: datetime,
+) -> int:
+    """Upsert the DAG rows and add a version where the structure changed; returns how many versions."""
+    hashes = {spec.dag_id: content_hash(data) for spec, data, _ in stored}
+    versions = queries.version_ids(session, hashes.items())
+    last_runs = queries.last_automated_run_intervals(session, [d for d in hashes if d in existing])
+    rows = {}
+    for spec, _, _ in stored:
+        rows[spec.dag_id] = existing.get(spec.dag_id) or Dag(
+            dag_id=spec.dag_id, is_paused=spec.is_paused_upon_creation
+        )
+        _update_row(rows[spec.dag_id], spec, last_runs.get(spec.dag_id), now=now)
+    session.add_all(row for row in rows.values() if row.dag_id not in existing)
+    queries.replace_tags(session, {spec.dag_id: spec.tags for spec, _, _ in stored})
+    session.flush()  # the dag rows must exist before versions refer to them
+    new_versions = {}
+    for spec, data, source in stored:
+        version = versions.get((spec.dag_id, hashes[spec.dag_id]))
+        if version is None:
+            new_versions[spec.dag_id] = queries.add_version(
+                session, spec.dag_id, content_hash=hashes[spec.dag_id], data=data, source=source, at=now
+            )
+        else:
+            rows[spec.dag_id].latest_version_id = version
+    session.flush()
+    for dag_id, version_row in new_versions.items():
+        rows[dag_id].latest_version_id = version_row.id
+    return len(new_versions)
+
+
+def _update_row(
+    dag: Dag, spec: DagSpec, last_run: tuple[datetime, datetime] | None, *, now: datetime
+) -> None:
     dag.fileloc = spec.fileloc
     dag.is_stale = False
     dag.owners = ", ".join(spec.owners)
@@ -87,20 +133,9 @@ def _store_dag(session: Session, data: dict, source: str | None, *, now: datetim
     dag.max_active_runs = spec.max_active_runs
     dag.max_active_tasks = spec.max_active_tasks
     dag.last_parsed_at = now
-    queries.set_tags(session, spec.dag_id, spec.tags)
-    digest = content_hash(data)
-    version = queries.version_id(session, spec.dag_id, digest)
-    created = version is None
-    if version is None:
-        session.flush()  # the dag row must exist before its version refers to it
-        version = queries.add_version(
-            session, spec.dag_id, content_hash=digest, data=data, source=source, at=now
-        )
-    dag.latest_version_id = version
-    last = queries.last_automated_run_interval(session, spec.dag_id)
     upcoming = next_dagrun_info(
         spec.timetable,
-        last=_interval(last),
+        last=DataInterval(*last_run) if last_run else None,
         start_date=spec.start_date,
         end_date=spec.end_date,
         catchup=spec.catchup,
@@ -110,8 +145,3 @@ def _store_dag(session: Session, data: dict, source: str | None, *, now: datetim
     dag.next_dagrun_data_interval_start = upcoming.start if upcoming else None
     dag.next_dagrun_data_interval_end = upcoming.end if upcoming else None
     dag.next_dagrun_create_after = upcoming.end if upcoming else None
-    return int(created)
-
-
-def _interval(bounds: tuple[datetime, datetime] | None) -> DataInterval | None:
-    return DataInterval(*bounds) if bounds else None

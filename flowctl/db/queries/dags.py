@@ -25,10 +25,23 @@ def known_file_hashes(session: Session) -> dict[str, str]:
     }
 
 
+def dag_files_by_path(session: Session, paths: Iterable[str]) -> dict[str, DagFile]:
+    hashes = [path_hash(p) for p in paths]
+    rows = session.scalars(select(DagFile).where(DagFile.fileloc_hash.in_(hashes))) if hashes else []
+    return {row.fileloc: row for row in rows}
+
+
 def upsert_dag_file(
-    session: Session, path: str, *, content_hash: str, parsed_at: datetime, duration: float, dag_count: int
+    session: Session,
+    path: str,
+    *,
+    content_hash: str,
+    parsed_at: datetime,
+    duration: float,
+    dag_count: int,
+    existing: DagFile | None,
 ) -> None:
-    row = session.scalar(select(DagFile).where(DagFile.fileloc_hash == path_hash(path)))
+    row = existing
     if row is None:
         row = DagFile(fileloc=path, fileloc_hash=path_hash(path))
         session.add(row)
@@ -47,13 +60,14 @@ def forget_dag_files(session: Session, paths: Iterable[str]) -> None:
         session.execute(delete(DagImportError).where(DagImportError.fileloc_hash.in_(hashes)))
 
 
-def replace_import_error(session: Session, path: str, error: str | None, *, at: datetime) -> None:
-    """The file's import error becomes `error` (None clears it)."""
-    session.execute(delete(DagImportError).where(DagImportError.fileloc_hash == path_hash(path)))
-    if error is not None:
-        session.add(
-            DagImportError(filename=path, fileloc_hash=path_hash(path), stack_trace=error, timestamp=at)
-        )
+def clear_import_errors(session: Session, paths: Iterable[str]) -> None:
+    hashes = [path_hash(p) for p in paths]
+    if hashes:
+        session.execute(delete(DagImportError).where(DagImportError.fileloc_hash.in_(hashes)))
+
+
+def add_import_error(session: Session, path: str, error: str, *, at: datetime) -> None:
+    session.add(DagImportError(filename=path, fileloc_hash=path_hash(path), stack_trace=error, timestamp=at))
 
 
 def list_import_errors(session: Session) -> list[DagImportError]:
@@ -86,17 +100,27 @@ def mark_stale(session: Session, dag_ids: Iterable[str]) -> None:
         session.execute(update(Dag).where(Dag.dag_id.in_(ids)).values(is_stale=True))
 
 
-def set_tags(session: Session, dag_id: str, tags: Iterable[str]) -> None:
-    session.execute(delete(DagTag).where(DagTag.dag_id == dag_id))
-    session.add_all(DagTag(dag_id=dag_id, name=name) for name in sorted(set(tags)))
+def replace_tags(session: Session, tags: dict[str, Iterable[str]]) -> None:
+    """Each listed DAG's tags become exactly the given ones."""
+    if tags:
+        session.execute(delete(DagTag).where(DagTag.dag_id.in_(list(tags))))
+        session.add_all(
+            DagTag(dag_id=d, name=name) for d, names in tags.items() for name in sorted(set(names))
+        )
 
 
-def version_id(session: Session, dag_id: str, content_hash: str) -> int | None:
-    return session.scalar(
-        select(SerializedDag.id).where(
-            SerializedDag.dag_id == dag_id, SerializedDag.content_hash == content_hash
+def version_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(dag_id, content_hash) -> id of the serialized versions that already exist."""
+    keys = set(keys)
+    dag_ids = {dag_id for dag_id, _ in keys}
+    if not dag_ids:
+        return {}
+    rows = session.execute(
+        select(SerializedDag.dag_id, SerializedDag.content_hash, SerializedDag.id).where(
+            SerializedDag.dag_id.in_(dag_ids), SerializedDag.content_hash.in_({h for _, h in keys})
         )
     )
+    return {(dag_id, digest): id_ for dag_id, digest, id_ in rows if (dag_id, digest) in keys}
 
 
 def add_version(
@@ -107,7 +131,8 @@ def add_version(
     data: dict[str, Any],
     source: str | None,
     at: datetime,
-) -> int:
+) -> SerializedDag:
+    """A new serialized version (its id is known after the next flush)."""
     row = SerializedDag(
         dag_id=dag_id,
         content_hash=content_hash,
@@ -117,8 +142,7 @@ def add_version(
         created_at=at,
     )
     session.add(row)
-    session.flush()
-    return row.id
+    return row
 
 
 def latest_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
@@ -127,6 +151,28 @@ def latest_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
         .join(Dag, Dag.latest_version_id == SerializedDag.id)
         .where(Dag.dag_id == dag_id)
     )
+
+
+def last_automated_run_intervals(
+    session: Session, dag_ids: Iterable[str]
+) -> dict[str, tuple[datetime, datetime]]:
+    """For each DAG that has one, the data interval of its latest scheduled or backfill run."""
+    dag_ids = list(dag_ids)
+    if not dag_ids:
+        return {}
+    automated = (DagRun.dag_id.in_(dag_ids), DagRun.run_type.in_([RunType.SCHEDULED, RunType.BACKFILL]))
+    latest = (
+        select(DagRun.dag_id, func.max(DagRun.logical_date).label("latest"))
+        .where(*automated)
+        .group_by(DagRun.dag_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.data_interval_start, DagRun.data_interval_end).join(
+            latest, (DagRun.dag_id == latest.c.dag_id) & (DagRun.logical_date == latest.c.latest)
+        )
+    )
+    return {dag_id: (start, end) for dag_id, start, end in rows if start is not None and end is not None}
 
 
 def last_automated_run_interval(session: Session, dag_id: str) -> tuple[datetime, datetime] | None:
