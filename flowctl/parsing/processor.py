@@ -102,8 +102,9 @@ def refresh(
     results = parse_in_children(to_parse, defaults_from(settings), limits_from(settings)) if to_parse else []
     present = {str(p) for p in paths}
     with session_scope(factory) as session:
-        summary = store_results(session, results, now=now)
+        # Forget deleted files first, so a DAG that moved to another file is not taken for a duplicate.
         stale = forget_files(session, [p for p in known if p not in present])
+        summary = store_results(session, results, now=now)
     return RefreshResult(summary, files_seen=len(paths), files_parsed=len(to_parse), forgotten_stale=stale)
 
 

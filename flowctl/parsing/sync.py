@@ -42,9 +42,10 @@ def store_results(session: Session, results: Iterable[FileParseResult], *, now: 
         existing = queries.dags_by_id(session, dag_ids)
         defined_before = queries.dag_ids_in_files(session, paths)
     queries.clear_import_errors(session, paths)
+    owners = {dag_id: dag.fileloc for dag_id, dag in existing.items() if not dag.is_stale}
     stored: list[tuple[DagSpec, dict, str | None]] = []
     for result in results:
-        error = result.error or _duplicate_id_error(existing, result)
+        error = result.error or _duplicate_id_error(owners, result)
         queries.upsert_dag_file(
             session,
             result.path,
@@ -59,6 +60,7 @@ def store_results(session: Session, results: Iterable[FileParseResult], *, now: 
             summary.import_errors += 1
             continue
         defined = {data["dag_id"] for data in result.dags}
+        owners.update(dict.fromkeys(defined, result.path))
         gone = sorted(d for d, path in defined_before.items() if path == result.path and d not in defined)
         queries.mark_stale(session, gone)
         summary.stale_dags += gone
@@ -77,12 +79,12 @@ def forget_files(session: Session, paths: Iterable[str]) -> list[str]:
     return stale
 
 
-def _duplicate_id_error(existing: dict[str, Dag], result: FileParseResult) -> str | None:
+def _duplicate_id_error(owners: dict[str, str], result: FileParseResult) -> str | None:
     """A DAG id another live file already defines is an import error of this file."""
     for data in result.dags:
-        dag = existing.get(data["dag_id"])
-        if dag is not None and not dag.is_stale and dag.fileloc != result.path:
-            return f"DuplicateDagIdError: DAG {data['dag_id']!r} is already defined in {dag.fileloc}"
+        owner = owners.get(data["dag_id"])
+        if owner is not None and owner != result.path:
+            return f"DuplicateDagIdError: DAG {data['dag_id']!r} is already defined in {owner}"
     return None
 
 
