@@ -112,7 +112,7 @@ def _transition(zone: tzinfo, after: datetime, until: datetime) -> datetime:
             high = middle
         else:
             low = middle
-    return datetime.fromtimestamp(low, UTC)
+    return datetime.fromtimestamp(high, UTC)
 
 
 def _resolve(zone: tzinfo, wall: datetime) -> datetime:
