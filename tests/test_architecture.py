@@ -19,6 +19,7 @@ CORE_MODULES = (
     "templating",
     "serialization",
     "schedule",
+    "cron",
     "state",
     "planning",
     "config",
