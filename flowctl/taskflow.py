@@ -123,7 +123,7 @@ class MappedOperator(BaseOperator):
 
     @property
     def operator_name(self) -> str:
-        return self.operator_class.__name__
+        return getattr(self.operator_class, "custom_operator_name", None) or self.operator_class.__name__
 
     def unmap(self, values: Mapping[str, Any]) -> BaseOperator:
         """The concrete operator for one map index, given that index's expand values (outside any DAG)."""

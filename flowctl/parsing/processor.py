@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,13 +61,26 @@ def dag_folders(settings: Settings, *, load_examples: bool | None = None) -> lis
 def list_dag_files(folders: Iterable[Path]) -> list[Path]:
     """Python files under the folders, skipping hidden entries and __pycache__, sorted."""
     found: list[Path] = []
+    visited: set[tuple[int, int]] = set()  # (device, inode): a symlink loop is walked once
     for folder in folders:
         if not folder.is_dir():
             continue
         for root, dirs, names in os.walk(folder, followlinks=True):
+            stat = os.stat(root)
+            if (stat.st_dev, stat.st_ino) in visited:
+                dirs[:] = []
+                continue
+            visited.add((stat.st_dev, stat.st_ino))
             dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")))
             found += [Path(root, n) for n in sorted(names) if n.endswith(".py") and not n.startswith(".")]
     return found
+
+
+def put_on_import_path(folders: Iterable[Path]) -> None:
+    """DAG files may import modules that sit next to them, as in Airflow: the folders go on sys.path."""
+    for folder in folders:
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +100,9 @@ def refresh(
     load_examples: bool | None = None,
 ) -> RefreshResult:
     """Parse new and changed DAG files (all of them with `force`) and store the results."""
-    paths = list_dag_files(dag_folders(settings, load_examples=load_examples))
+    folders = dag_folders(settings, load_examples=load_examples)
+    put_on_import_path(folders)
+    paths = list_dag_files(folders)
     with session_scope(factory) as session:
         known = queries.known_file_hashes(session)
     to_parse: list[FileToParse] = []

@@ -45,11 +45,13 @@ def store_results(session: Session, results: Iterable[FileParseResult], *, now: 
     owners = {dag_id: dag.fileloc for dag_id, dag in existing.items() if not dag.is_stale}
     stored: list[tuple[DagSpec, dict, str | None]] = []
     for result in results:
-        error = result.error or _duplicate_id_error(owners, result)
+        duplicate = None if result.error else _duplicate_id_error(owners, result)
+        error = result.error or duplicate
         queries.upsert_dag_file(
             session,
             result.path,
-            content_hash=result.content_hash,
+            # A duplicate id depends on other files, not on this one: parse it again next pass.
+            content_hash="" if duplicate else result.content_hash,
             parsed_at=now,
             duration=result.duration,
             dag_count=0 if error else len(result.dags),

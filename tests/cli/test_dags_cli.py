@@ -368,10 +368,6 @@ def test_tasks_render_of_an_unknown_dag_is_a_one_line_error_naming_it(cli_db: Cl
     assert "'nope'" in one_line_error(cli_db("tasks", "render", "nope", "report", "2024-03-01"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tasks render imports the DAG file in-process and lets its exception escape as a traceback",
-)
 def test_tasks_render_of_a_dag_whose_file_broke_is_a_one_line_error(cli_db: Cli, shapes: Path) -> None:
     assert run_json(cli_db, "dags", "list")  # parsed while healthy
 
@@ -380,10 +376,6 @@ def test_tasks_render_of_a_dag_whose_file_broke_is_a_one_line_error(cli_db: Cli,
     assert "now broken" in one_line_error(cli_db("tasks", "render", "seoul", "report", "2024-03-01"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tasks render of a stale DAG (file deleted) ends in a FileNotFoundError traceback",
-)
 def test_tasks_render_of_a_dag_whose_file_was_deleted_is_a_one_line_error(cli_db: Cli, shapes: Path) -> None:
     assert run_json(cli_db, "dags", "list")
 

@@ -481,11 +481,6 @@ def test_renaming_a_dag_file_keeps_its_dag_listed_from_the_new_file(flowctl: Cli
     assert import_errors(flowctl) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the losing file of a duplicate DAG id is never re-parsed when the winning file goes, "
-    "so the DAG vanishes and the error keeps naming a deleted file",
-)
 def test_deleting_the_file_that_owned_a_duplicated_dag_id_lets_the_other_file_define_it(
     flowctl: Cli, dags_folder: Path
 ) -> None:
@@ -503,11 +498,6 @@ def test_deleting_the_file_that_owned_a_duplicated_dag_id_lets_the_other_file_de
     assert import_errors(flowctl) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the dags folder is not on sys.path while DAG files are imported (Airflow puts it there), "
-    "so `from helpers import x` next to a DAG file fails",
-)
 def test_a_dag_file_can_import_a_helper_module_from_the_dags_folder(flowctl: Cli, dags_folder: Path) -> None:
     write(dags_folder, "team_settings.py", 'OWNER = "analytics"\n')
     write_dag(dags_folder, "uses_helper.py", "uses_helper", prelude="from team_settings import OWNER\n")
@@ -516,11 +506,6 @@ def test_a_dag_file_can_import_a_helper_module_from_the_dags_folder(flowctl: Cli
     assert import_errors(flowctl) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: os.walk(followlinks=True) follows a symlink loop ~40 levels deep, parsing every file "
-    "once per level (each copy a duplicate-DAG-id import error)",
-)
 def test_a_symlink_loop_in_the_dags_folder_does_not_parse_files_repeatedly(
     flowctl: Cli, dags_folder: Path
 ) -> None:

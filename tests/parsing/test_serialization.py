@@ -241,11 +241,6 @@ def test_mapped_tasks_refer_to_an_upstream_output_with_an_xcomarg_marker(spec: D
     assert spec.tasks["numbers"].expand_input is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: MappedOperator.operator_name ignores the operator class's custom_operator_name, "
-    "so a mapped @task shows as '_PythonDecoratedOperator' while an unmapped one shows as '@task'",
-)
 def test_a_mapped_taskflow_task_has_the_same_operator_name_as_an_unmapped_one(spec: DagSpec) -> None:
     assert spec.tasks["numbers"].operator == "@task"
     assert spec.tasks["double"].operator == "@task"
