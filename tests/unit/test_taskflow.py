@@ -336,7 +336,7 @@ def test_task_expand_makes_one_mapped_task_over_the_list() -> None:
     assert isinstance(mapped, MappedOperator)
     assert mapped.is_mapped
     assert mapped.expand_input == {"x": [1, 2, 3]}
-    assert mapped.operator_name == "_PythonDecoratedOperator"
+    assert mapped.operator_name == "@task"
 
 
 def test_task_partial_fixes_arguments_and_expand_maps_the_rest() -> None:
