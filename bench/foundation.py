@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import report
 
 FLOWCTL = (
     [sys.executable, "-m", "flowctl"]
@@ -28,15 +29,6 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
-
-
-def report(name: str, samples: list[float], target: float) -> None:
-    median = statistics.median(samples)
-    verdict = "ok" if median <= target else "OVER TARGET"
-    print(
-        f"{name:<32} median {median:.3f}s  min {min(samples):.3f}s  max {max(samples):.3f}s  "
-        f"(n={len(samples)}, target <= {target}s: {verdict})"
-    )
 
 
 def main() -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from timing import report
 
 DAG_FILE = """
 import pendulum
@@ -42,15 +43,6 @@ def write_dags(folder: Path, files: int, tasks: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(files):
         (folder / f"bench_{n}.py").write_text(DAG_FILE.format(n=n, tasks=tasks - 1))
-
-
-def median_report(name: str, samples: list[float], target: float) -> None:
-    median = statistics.median(samples)
-    verdict = "ok" if median <= target else "OVER TARGET"
-    print(
-        f"{name:<44} median {median:.3f}s  min {min(samples):.3f}s  max {max(samples):.3f}s  "
-        f"(n={len(samples)}, target <= {target}s: {verdict})"
-    )
 
 
 def main() -> None:
@@ -80,8 +72,8 @@ def main() -> None:
         again = refresh(settings, factory, now=datetime.now(UTC))
         warm.append(time.perf_counter() - started)
         assert again.files_parsed == 0
-    median_report("cold parse 100 files x 20 tasks into the DB", cold, 1.5)
-    median_report("rescan, nothing changed", warm, 0.1)
+    report("cold parse 100 files x 20 tasks into the DB", cold, 1.5)
+    report("rescan, nothing changed", warm, 0.1)
 
     big = tmp / "big" / "big_dag.py"
     write_dags(big.parent, files=1, tasks=1000)
@@ -93,7 +85,7 @@ def main() -> None:
         parsed = parse_file(str(big), content, defaults_from(settings))
         samples.append(time.perf_counter() - started)
         assert parsed.error is None and len(parsed.dags[0]["tasks"]) == 1000, parsed.error
-    median_report("one 1 000-task file: import + serialize", samples, 1.0)
+    report("one 1 000-task file: import + serialize", samples, 1.0)
 
     flowctl = shutil.which("flowctl") or "flowctl"
     samples = []
@@ -102,7 +94,7 @@ def main() -> None:
         out = subprocess.run([flowctl, "dags", "list", "-o", "json"], check=True, capture_output=True)
         samples.append(time.perf_counter() - started)
         assert out.stdout.count(b'"dag_id"') == 100
-    median_report("flowctl dags list -o json, 100 DAGs (wall)", samples, 0.5)
+    report("flowctl dags list -o json, 100 DAGs (wall)", samples, 0.5)
     engine.dispose()
     shutil.rmtree(tmp)
 

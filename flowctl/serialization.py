@@ -18,7 +18,7 @@ from flowctl.exceptions import FlowctlError
 if TYPE_CHECKING:
     from flowctl.baseoperator import BaseOperator
     from flowctl.dag_definition import DAG
-    from flowctl.schedule import Timetable
+    from flowctl.schedule import DataInterval, Timetable
 
 SERIALIZATION_VERSION = 1
 
@@ -199,6 +199,19 @@ class DagSpec:
     @property
     def task_ids(self) -> list[str]:
         return list(self.tasks)
+
+    def next_dagrun(self, *, last: DataInterval | None, now: datetime) -> DataInterval | None:
+        """The next run the scheduler will create after `last` (the latest automated run's interval)."""
+        from flowctl.schedule import next_dagrun_info
+
+        return next_dagrun_info(
+            self.timetable,
+            last=last,
+            start_date=self.start_date,
+            end_date=self.end_date,
+            catchup=self.catchup,
+            now=now,
+        )
 
 
 def deserialize_dag(data: dict[str, Any]) -> DagSpec:

@@ -120,7 +120,7 @@ def show(runtime: Runtime, dag_id: str, fmt: str) -> None:
 def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> None:
     """The next N logical dates, one ISO-8601 UTC datetime per line."""
     from flowctl.db.queries.dags import last_automated_run_interval
-    from flowctl.schedule import DataInterval, next_dagrun_info, upcoming_intervals
+    from flowctl.schedule import DataInterval, upcoming_intervals
     from flowctl.services.dags import dag_spec, require_dag
 
     runtime.refresh_dags()
@@ -128,14 +128,7 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
         spec = dag_spec(session, dag_id)
         paused = require_dag(session, dag_id).is_paused
         last = last_automated_run_interval(session, dag_id)
-    first = next_dagrun_info(
-        spec.timetable,
-        last=DataInterval(*last) if last else None,
-        start_date=spec.start_date,
-        end_date=spec.end_date,
-        catchup=spec.catchup,
-        now=datetime.now(UTC),
-    )
+    first = spec.next_dagrun(last=DataInterval(*last) if last else None, now=datetime.now(UTC))
     intervals = []
     if first is not None:
         intervals = [first, *upcoming_intervals(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from flowctl.db.models import Dag
 from flowctl.db.queries import dags as queries
 from flowctl.parsing.importer import FileParseResult
-from flowctl.schedule import DataInterval, next_dagrun_info
+from flowctl.schedule import DataInterval
 from flowctl.serialization import DagSpec, content_hash, deserialize_dag
 
 
@@ -137,14 +137,7 @@ def _update_row(
     dag.max_active_runs = spec.max_active_runs
     dag.max_active_tasks = spec.max_active_tasks
     dag.last_parsed_at = now
-    upcoming = next_dagrun_info(
-        spec.timetable,
-        last=DataInterval(*last_run) if last_run else None,
-        start_date=spec.start_date,
-        end_date=spec.end_date,
-        catchup=spec.catchup,
-        now=now,
-    )
+    upcoming = spec.next_dagrun(last=DataInterval(*last_run) if last_run else None, now=now)
     dag.next_dagrun = upcoming.start if upcoming else None
     dag.next_dagrun_data_interval_start = upcoming.start if upcoming else None
     dag.next_dagrun_data_interval_end = upcoming.end if upcoming else None
