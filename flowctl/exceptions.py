@@ -73,3 +73,7 @@ class InvalidSchedule(FlowctlError):
 
 class TemplateRenderError(FlowctlError):
     """A task's template field failed to render; the message names the task, the field and the error."""
+
+
+class NotificationError(FlowctlError):
+    """An alert email could not be sent; the message says why in one line."""

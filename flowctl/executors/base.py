@@ -1,0 +1,72 @@
+"""The executor interface: the scheduler submits TaskCommands and reads TaskEvents back.
+
+Executors never write the metadata DB: task processes report their outcome, the executor turns it into
+an event, and the scheduler records it (ARCHITECTURE decision 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TaskKey:
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCommand:
+    key: TaskKey
+    fileloc: str
+    log_path: str
+    execution_timeout: float | None = None
+
+
+class EventKind(StrEnum):
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """What a task process reports when it ends (see flowctl.executors.task_runner)."""
+
+    state: str  # success | failed | skipped | up_for_reschedule
+    retryable: bool = True
+    error: str | None = None
+    xcoms: list[tuple[str, bytes]] = field(default_factory=list)
+    rendered_fields: dict[str, Any] | None = None
+    follow_branches: list[str] | None = None
+    skip_downstream: bool = False
+    respect_trigger_rules: bool = False
+    reschedule_at: str | None = None
+    first_poke_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    key: TaskKey
+    kind: EventKind
+    pid: int | None = None
+    hostname: str | None = None
+    outcome: TaskOutcome | None = None  # None for a FINISHED event: the process died without reporting
+    exit_code: int | None = None
+    reason: str | None = None  # why a process without an outcome ended (signal, timeout, terminated)
+
+
+class Executor(Protocol):
+    def start(self) -> None: ...
+    def submit(self, command: TaskCommand) -> None: ...
+    def events(self) -> list[TaskEvent]: ...  # non-blocking
+    def fileno(self) -> int: ...  # readable when events may be waiting (for the scheduler's selector)
+    def terminate(self, key: TaskKey) -> None: ...
+    def shutdown(self, *, grace: timedelta) -> None: ...
+    @property
+    def running(self) -> int: ...

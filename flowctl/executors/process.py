@@ -1,0 +1,83 @@
+"""The first thing a task process does: send its output to the try's log, then run the try and write
+its outcome for the supervisor."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from flowctl.config import Settings
+from flowctl.executors.base import TaskCommand, TaskOutcome
+
+LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s - %(message)s"
+
+
+def redirect_output(log_path: str) -> Any:
+    """Point fds 1 and 2 at the log (so even a crash of C code leaves its output there) and wrap
+    Python's streams with secret masking; returns the masker."""
+    from flowctl.logs import MaskingWriter, SecretMasker
+
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    masker = SecretMasker()
+    sys.stdout = MaskingWriter(
+        io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True), masker
+    )
+    sys.stderr = MaskingWriter(
+        io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True), masker
+    )
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT, force=True)
+    return masker
+
+
+def outcome_json(outcome: TaskOutcome) -> bytes:
+    data = dataclasses.asdict(outcome)
+    data["xcoms"] = [(key, value.decode()) for key, value in outcome.xcoms]
+    return json.dumps(data, default=str).encode()
+
+
+def run_in_child(command: TaskCommand, dag: Any, *, settings: Settings, outcome_fd: int) -> int:
+    """Entry of a forked task process: run the try, write the outcome to `outcome_fd`, return an exit code."""
+    masker = redirect_output(command.log_path)
+    outcome = execute_command(command, dag, settings=settings, masker=masker)
+    payload = outcome_json(outcome)
+    view = memoryview(payload)
+    while view:
+        written = os.write(outcome_fd, view)
+        view = view[written:]
+    os.close(outcome_fd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 0
+
+
+def execute_command(command: TaskCommand, dag: Any, *, settings: Settings, masker: Any) -> TaskOutcome:
+    """Import the DAG if the worker did not have it, then run the try (no exception escapes)."""
+    from flowctl.db.engine import make_engine, make_session_factory
+    from flowctl.executors.task_runner import run_task
+    from flowctl.parsing.importer import load_dag
+    from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+
+    log = logging.getLogger("flowctl.task")
+    if dag is None:
+        try:
+            put_on_import_path(dag_folders(settings))
+            dag = load_dag(command.fileloc, command.key.dag_id, defaults_from(settings))
+        except BaseException as exc:  # whatever the DAG file raises, the try fails with it in its log
+            log.exception("cannot load DAG %s from %s", command.key.dag_id, command.fileloc)
+            return TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
+    engine = make_engine(settings.core.sql_alchemy_conn)
+    try:
+        return run_task(
+            command, dag, settings=settings, session_factory=make_session_factory(engine), masker=masker
+        )
+    finally:
+        engine.dispose()

@@ -1,0 +1,350 @@
+"""The task process: run one task instance try and report its outcome.
+
+Runs in a child forked per try (or in-process for `tasks run` / `dags test`). It only reads the
+metadata DB (run, XComs, variables, connections); the outcome — state, XComs, rendered fields, branch
+decisions — goes back to the caller, and the scheduler writes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from flowctl.config import Settings
+from flowctl.dag_definition import DAG
+from flowctl.db.queries import runs as run_queries
+from flowctl.db.queries import xcoms as xcom_queries
+from flowctl.db.secrets import SecretCipher, is_sensitive_name
+from flowctl.exceptions import FailTask, FlowctlError, NotFound, RescheduleTask, SkipTask
+from flowctl.executors.base import TaskCommand, TaskOutcome
+from flowctl.taskflow import RETURN_VALUE, MappedOperator
+from flowctl.xcom_codec import decode_xcom, encode_xcom
+
+log = logging.getLogger("flowctl.task")
+
+
+@dataclass(slots=True)
+class _Decisions:
+    follow_branches: list[str] | None = None
+    skip_downstream: bool = False
+    respect_trigger_rules: bool = False
+
+
+class RuntimeTaskInstance:
+    """`ti` / `task_instance` in the context: identity, XCom push/pull, branch and skip decisions."""
+
+    def __init__(self, command: TaskCommand, *, run: Any, session: Session, settings: Settings) -> None:
+        key = command.key
+        self.dag_id, self.run_id, self.task_id = key.dag_id, key.run_id, key.task_id
+        self.map_index, self.try_number = key.map_index, key.try_number
+        self.hostname = socket.gethostname()
+        self.log = log
+        self._run = run
+        self._session = session
+        self._max_xcom_size = settings.core.max_xcom_size
+        self.pushed: dict[str, bytes] = {}
+        self.decisions = _Decisions()
+        self.sensor_first_poke_at: datetime | None = None
+        self.sensor_pokes = 0
+
+    def __repr__(self) -> str:
+        return f"<TaskInstance {self.dag_id}.{self.task_id} {self.run_id} try {self.try_number}>"
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = encode_xcom(value, task_id=self.task_id, key=key, max_size=self._max_xcom_size)
+
+    def xcom_pull(
+        self,
+        task_ids: str | list[str] | None = None,
+        key: str = RETURN_VALUE,
+        dag_id: str | None = None,
+        include_prior_dates: bool = False,
+        map_indexes: int | list[int] | None = None,
+    ) -> Any:
+        """One value for one task id (a list for a mapped task), a list for a list of task ids."""
+        ids = (
+            [self.task_id]
+            if task_ids is None
+            else [task_ids]
+            if isinstance(task_ids, str)
+            else list(task_ids)
+        )
+        indexes = [map_indexes] if isinstance(map_indexes, int) else map_indexes
+        rows = xcom_queries.pull(
+            self._session,
+            dag_id=dag_id or self.dag_id,
+            run_id=self.run_id,
+            task_ids=ids,
+            key=key,
+            map_indexes=indexes,
+            include_prior_dates=include_prior_dates,
+            logical_date=self._run.logical_date,
+        )
+        values: dict[str, list[Any]] = {task_id: [] for task_id in ids}
+        for task_id, map_index, data in rows:
+            values[task_id].append((map_index, decode_xcom(data)))
+        if key in self.pushed and self.task_id in values and (dag_id or self.dag_id) == self.dag_id:
+            values[self.task_id] = [(self.map_index, decode_xcom(self.pushed[key]))]  # this try's own push
+        results = [_one_or_many(values[task_id]) for task_id in ids]
+        return results[0] if isinstance(task_ids, str) or task_ids is None else results
+
+    def follow_branches(self, task_ids: list[str]) -> None:
+        self.decisions.follow_branches = list(task_ids)
+
+    def skip_downstream(self, *, respect_trigger_rules: bool = False) -> None:
+        self.decisions.skip_downstream = True
+        self.decisions.respect_trigger_rules = respect_trigger_rules
+
+
+def _one_or_many(found: list[tuple[int, Any]]) -> Any:
+    if not found:
+        return None
+    if len(found) == 1 and found[0][0] == -1:
+        return found[0][1]
+    return [value for _, value in sorted(found, key=lambda item: item[0])]
+
+
+def run_task(
+    command: TaskCommand,
+    dag: DAG,
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    masker: Any = None,
+    on_started: Callable[[], None] | None = None,
+) -> TaskOutcome:
+    """Run one try: build the context, render templates, execute, collect XComs. Never raises."""
+    from flowctl.notify import run_callbacks
+
+    key = command.key
+    with session_factory() as session:
+        try:
+            run = run_queries.get_run(session, key.dag_id, key.run_id)
+            if run is None:
+                raise NotFound(f"run {key.run_id!r} of DAG {key.dag_id!r} does not exist")
+            task = _concrete_task(dag, command, session, run)
+            ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
+            context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
+        except Exception as exc:  # the task could not even start: a definition or DB problem
+            log.error(
+                "task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError)
+            )
+            return TaskOutcome(state="failed", retryable=not isinstance(exc, FlowctlError), error=str(exc))
+        if on_started:
+            on_started()
+        log.info("Running %s (try %s) of run %s", key.task_id, key.try_number, key.run_id)
+        run_callbacks(task.on_execute_callback, context, logger=log)
+        outcome = _execute(task, context, ti, masker=masker)
+        _notify(task, context, outcome, command=command, settings=settings)
+        return outcome
+
+
+def _notify(
+    task: Any, context: dict[str, Any], outcome: TaskOutcome, *, command: TaskCommand, settings: Settings
+) -> None:
+    """Callbacks and e-mail for this try's outcome; neither can change it."""
+    from flowctl.notify import log_url, notify_safely, run_callbacks, send_email, task_email
+
+    if outcome.state not in ("success", "failed"):
+        return
+    key = command.key
+    will_retry = outcome.state == "failed" and outcome.retryable and key.try_number <= task.retries
+    kind = "success" if outcome.state == "success" else "retry" if will_retry else "failure"
+    context["exception"] = outcome.error
+    callback = {"success": task.on_success_callback, "retry": task.on_retry_callback}.get(
+        kind, task.on_failure_callback
+    )
+    run_callbacks(callback, context, logger=log)
+    wanted = {
+        "success": task.email_on_success,
+        "retry": task.email_on_retry,
+        "failure": task.email_on_failure,
+    }
+    if not (task.email and wanted[kind]):
+        return
+    link = log_url(
+        settings.webserver.base_url,
+        dag_id=key.dag_id,
+        run_id=key.run_id,
+        task_id=key.task_id,
+        map_index=key.map_index,
+        try_number=key.try_number,
+    )
+    subject, html, text = task_email(
+        kind,
+        dag_id=key.dag_id,
+        task_id=key.task_id,
+        run_id=key.run_id,
+        try_number=key.try_number,
+        max_tries=task.retries + 1,
+        state="up_for_retry" if will_retry else outcome.state,
+        exception=outcome.error,
+        log_url=link,
+        logical_date=context["logical_date"],
+    )
+    notify_safely(
+        lambda: send_email(settings.smtp, to=list(task.email), subject=subject, html=html, text=text),
+        logger=log,
+    )
+
+
+def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, masker: Any) -> TaskOutcome:
+    from flowctl.templating import make_environment, render_template_fields
+
+    rendered: dict[str, Any] | None = None
+    try:
+        rendered = render_template_fields(task, context, make_environment(context["dag"]))
+        result = task.execute(context)
+        if task.do_xcom_push and result is not None:
+            if task.multiple_outputs and isinstance(result, dict):
+                for name, value in result.items():
+                    ti.xcom_push(str(name), value)
+            ti.xcom_push(RETURN_VALUE, result)
+        state, retryable, error = "success", True, None
+        log.info("Task %s succeeded", task.task_id)
+    except SkipTask as exc:
+        state, retryable, error = "skipped", True, str(exc)
+        log.info("Task %s skipped: %s", task.task_id, exc)
+    except RescheduleTask as exc:
+        return TaskOutcome(
+            state="up_for_reschedule",
+            reschedule_at=exc.reschedule_at.isoformat(),  # type: ignore[attr-defined]
+            first_poke_at=ti.sensor_first_poke_at.isoformat() if ti.sensor_first_poke_at else None,
+            rendered_fields=_shown(rendered, masker),
+        )
+    except BaseException as exc:  # a task may raise anything; it must end as a failure
+        state, retryable = "failed", not isinstance(exc, FailTask)
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("Task %s failed:\n%s", task.task_id, traceback.format_exc().rstrip())
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            error = f"{type(exc).__name__} raised in the task"
+    return TaskOutcome(
+        state=state,
+        retryable=retryable,
+        error=error,
+        xcoms=list(ti.pushed.items()) if state == "success" else [],
+        rendered_fields=_shown(rendered, masker),
+        follow_branches=ti.decisions.follow_branches,
+        skip_downstream=ti.decisions.skip_downstream,
+        respect_trigger_rules=ti.decisions.respect_trigger_rules,
+    )
+
+
+def _shown(rendered: dict[str, Any] | None, masker: Any) -> dict[str, Any] | None:
+    """Rendered fields as the UI may show them: JSON-able, secrets masked."""
+    if rendered is None:
+        return None
+    from flowctl.serialization import _jsonable
+
+    value = _jsonable(rendered)
+    return masker.mask_value(value) if masker is not None else value
+
+
+def _concrete_task(dag: DAG, command: TaskCommand, session: Session, run: Any) -> Any:
+    task = dag.get_task(command.key.task_id)
+    if not isinstance(task, MappedOperator):
+        return task
+    values = {}
+    for name, source in task.expand_input.items():
+        items = _expand_source(source, session, run)
+        values[name] = items[command.key.map_index]
+    return task.unmap(values)
+
+
+def _expand_source(source: Any, session: Session, run: Any) -> list[Any]:
+    from flowctl.taskflow import XComArg
+
+    if isinstance(source, XComArg):
+        rows = xcom_queries.pull(
+            session,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_ids=[source.operator.task_id],
+            key=source.key,
+            map_indexes=None,
+            include_prior_dates=False,
+            logical_date=run.logical_date,
+        )
+        value = _one_or_many([(map_index, decode_xcom(data)) for _, map_index, data in rows])
+    else:
+        value = source
+    return list(value.items()) if isinstance(value, dict) else list(value or [])
+
+
+def _build_context(
+    dag: DAG,
+    task: Any,
+    run: Any,
+    ti: RuntimeTaskInstance,
+    *,
+    session: Session,
+    settings: Settings,
+    masker: Any,
+) -> dict[str, Any]:
+    from flowctl.params import resolve_params
+    from flowctl.services import connections, variables
+    from flowctl.templating import (
+        ConnectionAccessor,
+        PreviousSuccess,
+        RunInfo,
+        VariableAccessor,
+        build_context,
+    )
+    from flowctl.variable import Variable
+
+    cipher = SecretCipher(settings.core.fernet_key)
+
+    def get_variable(key: str) -> str | None:
+        try:
+            value = variables.get_variable(session, cipher, key)
+        except NotFound:
+            return None
+        if masker is not None and is_sensitive_name(key):
+            masker.add(value)
+        return value
+
+    def get_connection(conn_id: str) -> Any:
+        import os
+
+        conn = connections.get_connection(session, cipher, conn_id, environ=os.environ)
+        if masker is not None and conn.password:
+            masker.add(conn.password)
+        return conn
+
+    Variable.install_source(get_variable)
+    previous = run_queries.previous_successful_run(session, run.dag_id, run.logical_date)
+    info = RunInfo(
+        run_id=run.run_id,
+        run_type=run.run_type,
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start or run.logical_date,
+        data_interval_end=run.data_interval_end or run.logical_date,
+        conf=run.conf or {},
+        start_date=run.start_date,
+        external_trigger=run.external_trigger,
+    )
+    context = build_context(
+        dag=dag,
+        task=task,
+        run=info,
+        ti=ti,
+        params=resolve_params(task.params, info.conf),
+        variables=VariableAccessor(get_variable),
+        connections=ConnectionAccessor(get_connection),
+        prev_success=PreviousSuccess(
+            data_interval_start=previous.data_interval_start,
+            data_interval_end=previous.data_interval_end,
+            start_date=previous.start_date,
+        )
+        if previous
+        else None,
+    )
+    context["is_latest_run"] = True
+    return context

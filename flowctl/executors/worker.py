@@ -1,0 +1,249 @@
+"""A warm worker: keeps flowctl and DAG modules imported, forks one child per task try and watches it.
+
+The worker receives commands from its executor over a pipe and sends events back. Each child runs in
+its own process group (so timeouts and terminations kill its whole tree), dies with the worker
+(parent-death signal), and reports its outcome through a pipe; the worker sees its exit at once
+through a pidfd and records an exit code or signal in the try's log when there is no outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from flowctl.config import Settings
+from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
+
+PR_SET_PDEATHSIG = 1
+KILL_GRACE_SECONDS = 5.0
+
+
+def set_parent_death_signal(signum: int) -> None:
+    """Ask Linux to send `signum` to this process when its parent dies (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+@dataclass(slots=True)
+class _Child:
+    command: TaskCommand
+    pid: int
+    pidfd: int
+    outcome_fd: int
+    deadline: float | None
+    output: bytearray = field(default_factory=bytearray)
+    kill_reason: str | None = None
+    killed_at: float | None = None
+
+
+class Worker:
+    def __init__(self, connection: Connection, settings: Settings) -> None:
+        self.connection = connection
+        self.settings = settings
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, _Child] = {}
+        self.dag_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+        self.hostname = socket.gethostname()
+        self.stopping = False
+
+    # main loop
+
+    def serve(self) -> None:
+        set_parent_death_signal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, self._on_parent_gone)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the scheduler, which stops us
+        self.selector.register(self.connection, selectors.EVENT_READ, ("command", None))
+        while not (self.stopping and not self.children):
+            for key, _ in self.selector.select(self._select_timeout()):
+                kind, pid = key.data
+                if kind == "command":
+                    self._receive()
+                elif kind == "output":
+                    self._read_output(self.children[pid])
+                elif kind == "exit":
+                    self._reap(self.children[pid])
+            self._enforce_deadlines()
+        os._exit(0)
+
+    def _select_timeout(self) -> float | None:
+        deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
+        deadlines += [c.killed_at + KILL_GRACE_SECONDS for c in self.children.values() if c.killed_at]
+        return max(min(deadlines) - time.monotonic(), 0) if deadlines else None
+
+    def _receive(self) -> None:
+        try:
+            message, payload = self.connection.recv()
+        except (EOFError, OSError):  # the executor is gone: stop everything
+            self._on_parent_gone(signal.SIGTERM, None)
+            return
+        if message == "run":
+            self._start(payload)
+        elif message == "terminate":
+            for child in self.children.values():
+                if child.command.key == payload:
+                    self._kill(child, "terminated by the scheduler")
+        elif message == "stop":
+            self.stopping = True
+            self.selector.unregister(self.connection)
+
+    # children
+
+    def _start(self, command: TaskCommand) -> None:
+        dag = self._cached_dag(command)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the task process
+            os.close(read_fd)
+            code = 1
+            try:
+                code = self._child_main(command, dag, write_fd)
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        pidfd = os.pidfd_open(pid)
+        deadline = time.monotonic() + command.execution_timeout if command.execution_timeout else None
+        child = _Child(command=command, pid=pid, pidfd=pidfd, outcome_fd=read_fd, deadline=deadline)
+        self.children[pid] = child
+        self.selector.register(read_fd, selectors.EVENT_READ, ("output", pid))
+        self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
+        self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=pid, hostname=self.hostname))
+
+    def _child_main(self, command: TaskCommand, dag: Any, outcome_fd: int) -> int:
+        from flowctl.executors.process import run_in_child
+
+        os.setpgid(0, 0)
+        set_parent_death_signal(signal.SIGKILL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self.connection.close()
+        return run_in_child(command, dag, settings=self.settings, outcome_fd=outcome_fd)
+
+    def _cached_dag(self, command: TaskCommand) -> Any:
+        """The command's DAG, imported once per file version in the worker (children inherit it)."""
+        from flowctl.parsing.importer import load_dags
+        from flowctl.parsing.processor import defaults_from
+
+        try:
+            stat = os.stat(command.fileloc)
+        except OSError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = self.dag_cache.get(command.fileloc)
+        if cached is None or cached[0] != stamp:
+            try:
+                dags = load_dags(command.fileloc, defaults_from(self.settings))
+            except BaseException:  # the child imports again and reports the traceback in its log
+                dags = None
+            cached = (stamp, dags)
+            self.dag_cache[command.fileloc] = cached
+        dags = cached[1]
+        return dags.get(command.key.dag_id) if dags else None
+
+    def _read_output(self, child: _Child) -> None:
+        data = os.read(child.outcome_fd, 1 << 16)
+        if data:
+            child.output += data
+        else:
+            self.selector.unregister(child.outcome_fd)
+
+    def _reap(self, child: _Child) -> None:
+        _, status = os.waitpid(child.pid, 0)
+        self.selector.unregister(child.pidfd)
+        os.close(child.pidfd)
+        if child.outcome_fd in self.selector.get_map():
+            self.selector.unregister(child.outcome_fd)
+        while data := _read_rest(child.outcome_fd):
+            child.output += data
+        os.close(child.outcome_fd)
+        del self.children[child.pid]
+        outcome = _parse_outcome(child.output)
+        code = os.waitstatus_to_exitcode(status)
+        reason = child.kill_reason or _exit_reason(code)
+        if outcome is None or child.kill_reason:
+            outcome = None
+            _append_log(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
+        try:
+            killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
+        except OSError:
+            pass
+        self._send(
+            TaskEvent(key=child.command.key, kind=EventKind.FINISHED, pid=child.pid, hostname=self.hostname,
+                      outcome=outcome, exit_code=code, reason=None if outcome else reason)
+        )  # fmt: skip
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            if child.killed_at is None and child.deadline is not None and now >= child.deadline:
+                self._kill(child, f"execution_timeout of {child.command.execution_timeout:g}s exceeded")
+            elif child.killed_at is not None and now >= child.killed_at + KILL_GRACE_SECONDS:
+                killpg(child.pid, signal.SIGKILL)
+
+    def _kill(self, child: _Child, reason: str) -> None:
+        """SIGTERM to the task's whole process group, SIGKILL after a grace period."""
+        child.kill_reason = child.kill_reason or reason
+        child.killed_at = time.monotonic()
+        killpg(child.pid, signal.SIGTERM)
+
+    def _on_parent_gone(self, signum: int, _frame: Any) -> None:
+        for child in self.children.values():
+            killpg(child.pid, signal.SIGKILL)
+        os._exit(0)
+
+    def _send(self, event: TaskEvent) -> None:
+        try:
+            self.connection.send(event)
+        except OSError:
+            self._on_parent_gone(signal.SIGTERM, None)
+
+
+def killpg(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def _read_rest(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code} without reporting an outcome"
+
+
+def _parse_outcome(data: bytes) -> TaskOutcome | None:
+    if not data:
+        return None
+    try:
+        raw = json.loads(data)
+    except ValueError:
+        return None
+    raw["xcoms"] = [(key, value.encode()) for key, value in raw.get("xcoms", [])]
+    return TaskOutcome(**raw)
+
+
+def _append_log(path: str, line: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    except OSError as exc:
+        print(f"cannot write {path}: {exc}", file=sys.stderr)
+
+
+def worker_main(connection: Connection, settings: Settings) -> None:
+    Worker(connection, settings).serve()
