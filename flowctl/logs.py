@@ -5,6 +5,7 @@ No DB and no web here: the task process, the supervisor and the webserver all bu
 
 from __future__ import annotations
 
+import codecs
 import functools
 import io
 import logging
@@ -90,10 +91,11 @@ class SecretMasker:
         """Mask `value` from now on; short or common values are ignored, multi-line ones also per line."""
         if not isinstance(value, str):
             return
-        candidates = {value, *value.splitlines()}
-        candidates |= {urllib.parse.quote(c, safe="") for c in candidates}
-        candidates |= {urllib.parse.quote_plus(c, safe="") for c in candidates}
-        kept = {c for c in candidates if _worth_masking(c)}
+        plain = {value, *value.splitlines()}
+        encoded = {urllib.parse.quote(c, safe="") for c in plain} | {
+            urllib.parse.quote_plus(c, safe="") for c in plain
+        }
+        kept = {c for c in plain | encoded if _worth_masking(c)}
         with self._lock:
             if kept <= self._secrets:
                 return
@@ -122,8 +124,13 @@ class SecretMasker:
                 else self.mask_value(item, _depth + 1)
                 for key, item in value.items()
             }
-        if isinstance(value, list | tuple | set | frozenset) and not hasattr(value, "_fields"):
-            return type(value)(self.mask_value(item, _depth + 1) for item in value)
+        if isinstance(value, list | tuple | set | frozenset):
+            items = [self.mask_value(item, _depth + 1) for item in value]
+            if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple keeps its type
+                return type(value)(*items)
+            for kind in (list, tuple, frozenset, set):
+                if isinstance(value, kind):
+                    return kind(items)
         return value
 
 
@@ -164,6 +171,8 @@ class MaskingWriter(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self.closed:
+            raise ValueError("write to a closed MaskingWriter")
         with self._lock:
             self._pending += text
             cut = self._pending.rfind("\n") + 1
@@ -215,7 +224,11 @@ class MaskingFilter(logging.Filter):
         self._masker = masker
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._masker.mask(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: keep everything, masked, for the handler to show
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self._masker.mask(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -256,13 +269,14 @@ def read_log(path: Path, *, offset: int = 0, limit: int | None = None) -> tuple[
             data = file.read(-1 if limit is None else limit)
     except FileNotFoundError:
         raise NotFound(f"no log file {Path(path).name} for this try yet") from None
-    data = data[: _complete_utf8_length(data)]
-    return data.decode("utf-8", errors="replace"), offset + len(data)
+    # An incremental decoder holds back an unfinished character (a writer may be mid-character).
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(data, final=False)
+    unfinished, _ = decoder.getstate()
+    return text, offset + len(data) - len(unfinished)
 
 
-def follow(
-    path: Path, *, offset: int = 0, poll: float = 0.2, stop: Callable[[], bool]
-) -> Iterator[str]:
+def follow(path: Path, *, offset: int = 0, poll: float = 0.2, stop: Callable[[], bool]) -> Iterator[str]:
     """Yield text appended to `path` as it appears; once `stop()` is true, yield what is left and end.
 
     A file that does not exist yet counts as empty.
@@ -280,13 +294,3 @@ def follow(
         if stopping:
             return
         time.sleep(poll)
-
-
-def _complete_utf8_length(data: bytes) -> int:
-    """Length of `data` without a trailing, unfinished UTF-8 sequence (a writer may be mid-character)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0b1100_0000 != 0b1000_0000:  # not a continuation byte: a lead or ASCII byte
-            needed = 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4 if byte >> 3 == 0b11110 else 1
-            return len(data) - back if needed > back else len(data)
-    return len(data)

@@ -22,6 +22,7 @@ CORE_MODULES = (
     "cron",
     "state",
     "planning",
+    "trigger_rules",
     "config",
     "exceptions",
     "connection",

@@ -144,3 +144,13 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
     else:
         for value in dates:
             click.echo(value)
+
+
+def _register_run_commands() -> None:
+    from flowctl.cli import dag_runs
+
+    for command in (dag_runs.trigger, dag_runs.list_runs, dag_runs.state):
+        dags_group.add_command(command)
+
+
+_register_run_commands()

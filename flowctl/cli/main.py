@@ -23,11 +23,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dags": ("flowctl.cli.dags:dags_group", "List, inspect, pause and parse DAGs."),
     "db": ("flowctl.cli.db:db_group", "Create, migrate, reset and check the metadata DB."),
+    "jobs": ("flowctl.cli.scheduler:jobs_group", "Check scheduler jobs."),
     "pools": ("flowctl.cli.pools:pools_group", "Manage pools."),
     "rotate-fernet-key": (
         "flowctl.cli.fernet:rotate_fernet_key",
         "Re-encrypt secrets with the first key of core.fernet_key.",
     ),
+    "scheduler": ("flowctl.cli.scheduler:scheduler", "Schedule and run DAGs until stopped."),
     "standalone": ("flowctl.cli.standalone:standalone", "Everything for a local try-out."),
     "tasks": ("flowctl.cli.tasks:tasks_group", "List tasks and render their templates."),
     "users": ("flowctl.cli.users:users_group", "Manage users of the web UI and API."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from flowctl.cli.output import output_option, print_rows
 from flowctl.cli.runtime import Runtime, pass_runtime
 
 
@@ -49,3 +50,40 @@ def render(runtime: Runtime, dag_id: str, task_id: str, logical_date: str) -> No
         )
     for name, value in fields.items():
         click.echo(f"# {'-' * 58}\n# property: {name}\n# {'-' * 58}\n{value}\n")
+
+
+TI_COLUMNS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date", "duration"]
+
+
+@tasks_group.command("states-for-dag-run")
+@click.argument("dag_id")
+@click.argument("run_id")
+@output_option
+@pass_runtime
+def states_for_dag_run(runtime: Runtime, dag_id: str, run_id: str, output: str) -> None:
+    """The state of every task instance of a run."""
+    from flowctl.services.runs import task_instances
+
+    with runtime.session() as session:
+        rows = [{c: getattr(ti, c) for c in TI_COLUMNS} for ti in task_instances(session, dag_id, run_id)]
+    print_rows(rows, output, TI_COLUMNS)
+
+
+@tasks_group.command("state")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("run_id")
+@click.option("--map-index", type=int, default=-1, show_default=True)
+@pass_runtime
+def state(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    """Print the state of a task instance."""
+    from flowctl.db.queries.task_instances import get
+    from flowctl.exceptions import NotFound
+    from flowctl.services.runs import require_run
+
+    with runtime.session() as session:
+        require_run(session, dag_id, run_id)
+        ti = get(session, dag_id, run_id, task_id, map_index)
+        if ti is None:
+            raise NotFound(f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r}")
+        click.echo(ti.state)

@@ -172,10 +172,7 @@ class Worker:
         if outcome is None or child.kill_reason:
             outcome = None
             _append_log(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
-        try:
-            killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
-        except OSError:
-            pass
+        killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
         self._send(
             TaskEvent(key=child.command.key, kind=EventKind.FINISHED, pid=child.pid, hostname=self.hostname,
                       outcome=outcome, exit_code=code, reason=None if outcome else reason)

@@ -1,0 +1,58 @@
+"""Scheduler jobs and their heartbeats."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import Job
+
+RUNNING = "running"
+FINISHED = "finished"
+
+
+def start_job(session: Session, job_type: str, *, at: datetime) -> Job:
+    job = Job(
+        job_type=job_type,
+        state=RUNNING,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        start_date=at,
+        latest_heartbeat=at,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def heartbeat(session: Session, job_id: int, *, at: datetime) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(latest_heartbeat=at))
+
+
+def end_job(session: Session, job_id: int, *, at: datetime) -> None:
+    session.execute(
+        update(Job).where(Job.id == job_id).values(state=FINISHED, end_date=at, latest_heartbeat=at)
+    )
+
+
+def live_job_ids(session: Session, job_type: str, *, now: datetime, stale_after: timedelta) -> list[int]:
+    return list(
+        session.scalars(
+            select(Job.id).where(
+                Job.job_type == job_type, Job.state == RUNNING, Job.latest_heartbeat >= now - stale_after
+            )
+        )
+    )
+
+
+def latest_heartbeat(session: Session, job_type: str) -> datetime | None:
+    return session.scalar(
+        select(Job.latest_heartbeat)
+        .where(Job.job_type == job_type, Job.state == RUNNING)
+        .order_by(Job.latest_heartbeat.desc())
+        .limit(1)
+    )

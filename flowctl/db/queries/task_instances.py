@@ -1,0 +1,128 @@
+"""Task instances and their tries: creation, guarded state changes, the counts dispatch needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import TaskInstance, TaskInstanceTry
+from flowctl.state import TaskState, allowed_sources
+
+
+def for_run(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
+    return list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.task_id, TaskInstance.map_index)
+        )
+    )
+
+
+def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
+    return session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+        )
+    )
+
+
+def transition(
+    session: Session, ti_ids: Sequence[int], target: TaskState, *, values: dict[str, Any] | None = None
+) -> int:
+    """Move task instances to `target` where the transition table allows it from their current state;
+    returns how many moved (a racing clear or mark wins, and the other update finds nothing to do)."""
+    if not ti_ids:
+        return 0
+    result = session.execute(
+        update(TaskInstance)
+        .where(TaskInstance.id.in_(list(ti_ids)), TaskInstance.state.in_(list(allowed_sources(target))))
+        .values(state=target, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def active_counts(session: Session) -> tuple[int, dict[str, int], dict[tuple[str, str], int], dict[str, int]]:
+    """Queued + running task instances: in total, per DAG, per (DAG, task), and pool slots per pool."""
+    active = [TaskState.QUEUED, TaskState.RUNNING]
+    total = 0
+    per_dag: dict[str, int] = {}
+    per_task: dict[tuple[str, str], int] = {}
+    per_pool: dict[str, int] = {}
+    rows = session.execute(
+        select(
+            TaskInstance.dag_id,
+            TaskInstance.task_id,
+            TaskInstance.pool,
+            func.count(),
+            func.sum(TaskInstance.pool_slots),
+        )
+        .where(TaskInstance.state.in_(active))
+        .group_by(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.pool)
+    )
+    for dag_id, task_id, pool, count, slots in rows:
+        total += count
+        per_dag[dag_id] = per_dag.get(dag_id, 0) + count
+        per_task[(dag_id, task_id)] = per_task.get((dag_id, task_id), 0) + count
+        per_pool[pool] = per_pool.get(pool, 0) + int(slots or 0)
+    return total, per_dag, per_task, per_pool
+
+
+def scheduled(session: Session, *, limit: int, skip_locked: bool) -> list[TaskInstance]:
+    """Task instances ready to queue, most important first."""
+    query = (
+        select(TaskInstance)
+        .where(TaskInstance.state == TaskState.SCHEDULED)
+        .order_by(TaskInstance.priority_weight.desc(), TaskInstance.run_id, TaskInstance.task_id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def orphaned(session: Session, live_job_ids: Iterable[int]) -> list[TaskInstance]:
+    """Queued or running task instances whose scheduler job is no longer alive."""
+    query = select(TaskInstance).where(TaskInstance.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
+    live = list(live_job_ids)
+    if live:
+        query = query.where(
+            (TaskInstance.queued_by_job_id.is_(None)) | TaskInstance.queued_by_job_id.not_in(live)
+        )
+    return list(session.scalars(query))
+
+
+def get_try(session: Session, ti_id: int, try_number: int) -> TaskInstanceTry | None:
+    return session.scalar(
+        select(TaskInstanceTry).where(
+            TaskInstanceTry.task_instance_id == ti_id, TaskInstanceTry.try_number == try_number
+        )
+    )
+
+
+def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
+    if not ti_ids:
+        return []
+    return list(
+        session.scalars(
+            select(TaskInstanceTry)
+            .where(TaskInstanceTry.task_instance_id.in_(list(ti_ids)))
+            .order_by(TaskInstanceTry.task_instance_id, TaskInstanceTry.try_number)
+        )
+    )
+
+
+def record_try_start(session: Session, ti: TaskInstance, *, at: datetime) -> None:
+    session.add(
+        TaskInstanceTry(
+            task_instance_id=ti.id, try_number=ti.try_number, state=TaskState.QUEUED, queued_at=at
+        )
+    )

@@ -1,0 +1,162 @@
+"""Advancing running runs: read each run's task states in one query, ask `planning.plan_run` what
+follows, and write those transitions (and the run's end) in one batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import DagRun, TaskInstance
+from flowctl.db.queries import task_instances as ti_queries
+from flowctl.db.queries import xcoms as xcom_queries
+from flowctl.db.queries.runs import previous_run
+from flowctl.planning import PastRun, RunPlan, TIKey, TIView, plan_run
+from flowctl.scheduler.runs import DagVersions
+from flowctl.serialization import DagSpec
+from flowctl.state import RunState, TaskState
+from flowctl.xcom_codec import decode_xcom
+
+
+def running_runs(session: Session, keys: Iterable[tuple[str, str]] | None = None) -> list[DagRun]:
+    query = select(DagRun).where(DagRun.state == RunState.RUNNING)
+    runs = list(session.scalars(query))
+    if keys is None:
+        return runs
+    wanted = set(keys)
+    return [run for run in runs if (run.dag_id, run.run_id) in wanted]
+
+
+def advance_runs(
+    session: Session, runs: list[DagRun], versions: DagVersions, *, now: datetime
+) -> datetime | None:
+    """Plan and apply each run; returns the earliest future time a run needs another look (retries)."""
+    next_check: datetime | None = None
+    for run in runs:
+        if run.dag_version_id is None:
+            continue
+        spec = versions.get(session, run.dag_version_id)
+        tis = ti_queries.for_run(session, run.dag_id, run.run_id)
+        plan = plan_run(spec, _views(tis), now=now, past=_past(session, spec, run))
+        _apply(session, run, spec, tis, plan, versions, now=now)
+        if plan.next_check_at and (next_check is None or plan.next_check_at < next_check):
+            next_check = plan.next_check_at
+    return next_check
+
+
+def _views(tis: list[TaskInstance]) -> dict[TIKey, TIView]:
+    return {
+        TIKey(ti.task_id, ti.map_index): TIView(
+            key=TIKey(ti.task_id, ti.map_index),
+            state=TaskState(ti.state),
+            try_number=ti.try_number,
+            next_try_at=ti.next_try_at,
+        )
+        for ti in tis
+    }
+
+
+def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
+    if not any(task.depends_on_past for task in spec.tasks.values()):
+        return PastRun(states={})
+    previous = previous_run(session, run.dag_id, run.logical_date)
+    if previous is None:
+        return None
+    tis = ti_queries.for_run(session, previous.dag_id, previous.run_id)
+    return PastRun(states={TIKey(ti.task_id, ti.map_index): TaskState(ti.state) for ti in tis})
+
+
+def _apply(
+    session: Session,
+    run: DagRun,
+    spec: DagSpec,
+    tis: list[TaskInstance],
+    plan: RunPlan,
+    versions: DagVersions,
+    *,
+    now: datetime,
+) -> None:
+    ids = {TIKey(ti.task_id, ti.map_index): ti.id for ti in tis}
+    stamp = {"updated_at": now}
+    ti_queries.transition(session, [ids[k] for k in plan.to_schedule], TaskState.SCHEDULED, values=stamp)
+    ti_queries.transition(
+        session,
+        [ids[k] for k in plan.to_upstream_failed],
+        TaskState.UPSTREAM_FAILED,
+        values={**stamp, "end_date": now},
+    )
+    ti_queries.transition(
+        session, [ids[k] for k in plan.to_skip], TaskState.SKIPPED, values={**stamp, "end_date": now}
+    )
+    for task_id in plan.to_expand:
+        _expand(session, run, spec, task_id, ids[TIKey(task_id, -1)], versions, now=now)
+    if plan.run_state is not None:
+        run.state = plan.run_state
+        run.end_date = now
+        run.updated_at = now
+
+
+def _expand(
+    session: Session,
+    run: DagRun,
+    spec: DagSpec,
+    task_id: str,
+    placeholder_id: int,
+    versions: DagVersions,
+    *,
+    now: datetime,
+) -> None:
+    """Replace a mapped task's placeholder with one task instance per element of its expand input."""
+    task = spec.tasks[task_id]
+    lengths = [_input_length(session, run, value) for value in (task.expand_input or {}).values()]
+    count = min(lengths) if lengths else 0
+    placeholder = session.get(TaskInstance, placeholder_id)
+    assert placeholder is not None
+    if count == 0:
+        ti_queries.transition(
+            session, [placeholder_id], TaskState.SKIPPED, values={"end_date": now, "updated_at": now}
+        )
+        return
+    ti_queries.transition(session, [placeholder_id], TaskState.REMOVED, values={"updated_at": now})
+    session.add_all(
+        TaskInstance(
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_id=task_id,
+            map_index=index,
+            state=TaskState.SCHEDULED,
+            try_number=0,
+            max_tries=placeholder.max_tries,
+            operator=placeholder.operator,
+            pool=placeholder.pool,
+            pool_slots=placeholder.pool_slots,
+            queue=placeholder.queue,
+            priority_weight=placeholder.priority_weight,
+            updated_at=now,
+        )
+        for index in range(count)
+    )
+
+
+def _input_length(session: Session, run: DagRun, value: object) -> int:
+    if isinstance(value, dict) and set(value) == {"__xcomarg__"}:
+        ref = value["__xcomarg__"]
+        rows = xcom_queries.pull(
+            session,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_ids=[ref["task_id"]],
+            key=ref["key"],
+            map_indexes=None,
+            include_prior_dates=False,
+            logical_date=run.logical_date,
+        )
+        if not rows:
+            return 0
+        if len(rows) == 1 and rows[0][1] == -1:
+            data = decode_xcom(rows[0][2])
+            return len(data) if isinstance(data, (list, tuple, dict)) else 0
+        return len(rows)
+    return len(value) if isinstance(value, (list, dict)) else 0

@@ -1,0 +1,110 @@
+"""Queueing scheduled task instances within every limit: parallelism, the executor's free slots, each
+DAG's max_active_tasks, each task's max_active_tis_per_dag and pool slots; most important first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import Dag, DagRun, Pool, TaskInstance
+from flowctl.db.queries import task_instances as ti_queries
+from flowctl.db.queries import xcoms as xcom_queries
+from flowctl.executors.base import TaskCommand, TaskKey
+from flowctl.logs import task_log_path
+from flowctl.scheduler.runs import DagVersions
+from flowctl.state import TaskState
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    parallelism: int
+    executor_free: int
+    batch: int
+    skip_locked: bool
+
+
+def dispatch_ready(
+    session: Session, versions: DagVersions, limits: Limits, *, log_folder: Path, job_id: int, now: datetime
+) -> list[TaskCommand]:
+    """Move the task instances that fit from scheduled to queued; returns the commands to submit
+    (after the transaction commits)."""
+    total, per_dag, per_task, per_pool = ti_queries.active_counts(session)
+    room = min(limits.parallelism - total, limits.executor_free)
+    if room <= 0:
+        return []
+    candidates = ti_queries.scheduled(session, limit=limits.batch, skip_locked=limits.skip_locked)
+    if not candidates:
+        return []
+    runs = _runs_of(session, candidates)
+    dag_limits = dict(
+        session.execute(
+            select(Dag.dag_id, Dag.max_active_tasks).where(Dag.dag_id.in_({c.dag_id for c in candidates}))
+        ).all()
+    )
+    pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
+    commands = []
+    for ti in candidates:
+        if room <= 0:
+            break
+        run = runs[(ti.dag_id, ti.run_id)]
+        spec = versions.get(session, run.dag_version_id)  # type: ignore[arg-type]
+        task = spec.tasks.get(ti.task_id)
+        if task is None:
+            continue
+        if per_dag.get(ti.dag_id, 0) >= dag_limits.get(ti.dag_id, spec.max_active_tasks):
+            continue
+        if (
+            task.max_active_tis_per_dag
+            and per_task.get((ti.dag_id, ti.task_id), 0) >= task.max_active_tis_per_dag
+        ):
+            continue
+        if per_pool.get(ti.pool, 0) + ti.pool_slots > pools.get(ti.pool, 0):
+            continue
+        values = {
+            "try_number": ti.try_number + 1,
+            "queued_at": now,
+            "queued_by_job_id": job_id,
+            "updated_at": now,
+        }
+        if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
+            continue
+        session.refresh(ti)
+        room -= 1
+        per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
+        per_task[(ti.dag_id, ti.task_id)] = per_task.get((ti.dag_id, ti.task_id), 0) + 1
+        per_pool[ti.pool] = per_pool.get(ti.pool, 0) + ti.pool_slots
+        xcom_queries.clear_xcoms(session, [ti.id])
+        ti_queries.record_try_start(session, ti, at=now)
+        key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        commands.append(
+            TaskCommand(
+                key=key,
+                fileloc=spec.fileloc,
+                log_path=str(_log_path(log_folder, key)),
+                execution_timeout=task.execution_timeout,
+            )
+        )
+    return commands
+
+
+def _runs_of(session: Session, tis: list[TaskInstance]) -> dict[tuple[str, str], DagRun]:
+    keys = {(ti.dag_id, ti.run_id) for ti in tis}
+    runs = session.scalars(
+        select(DagRun).where(DagRun.dag_id.in_({d for d, _ in keys}), DagRun.run_id.in_({r for _, r in keys}))
+    )
+    return {(run.dag_id, run.run_id): run for run in runs}
+
+
+def _log_path(folder: Path, key: TaskKey) -> Path:
+    return task_log_path(
+        folder,
+        dag_id=key.dag_id,
+        run_id=key.run_id,
+        task_id=key.task_id,
+        map_index=key.map_index,
+        try_number=key.try_number,
+    )

@@ -1,0 +1,147 @@
+"""Recording executor events: the one place task outcomes become task instance state, XComs and try
+history. Every change is a guarded transition, so a try that a user cleared or marked meanwhile is
+recorded in its history but does not overwrite the user's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pendulum
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import TaskInstance, TaskInstanceTry
+from flowctl.db.queries import task_instances as ti_queries
+from flowctl.db.queries import xcoms as xcom_queries
+from flowctl.executors.base import EventKind, TaskEvent, TaskOutcome
+from flowctl.planning import retry_at
+from flowctl.scheduler.runs import DagVersions
+from flowctl.serialization import TaskSpec
+from flowctl.state import TaskState
+
+
+def record_events(
+    session: Session, events: list[TaskEvent], versions: DagVersions, *, now: datetime
+) -> set[tuple[str, str]]:
+    """Apply events in order; returns the (dag_id, run_id) of the runs they touched."""
+    touched: set[tuple[str, str]] = set()
+    for event in events:
+        ti = ti_queries.get(
+            session, event.key.dag_id, event.key.run_id, event.key.task_id, event.key.map_index
+        )
+        if ti is None or ti.try_number != event.key.try_number:
+            continue  # cleared and requeued meanwhile: this try no longer matters to the current state
+        touched.add((ti.dag_id, ti.run_id))
+        attempt = ti_queries.get_try(session, ti.id, ti.try_number)
+        if event.kind is EventKind.STARTED:
+            _started(session, ti, attempt, event, now=now)
+        else:
+            _finished(session, ti, attempt, event, versions, now=now)
+    return touched
+
+
+def _started(
+    session: Session, ti: TaskInstance, attempt: TaskInstanceTry | None, event: TaskEvent, *, now: datetime
+) -> None:
+    values = {"pid": event.pid, "hostname": event.hostname, "start_date": now, "updated_at": now}
+    ti_queries.transition(session, [ti.id], TaskState.RUNNING, values=values)
+    if attempt is not None:
+        attempt.state, attempt.pid, attempt.hostname, attempt.start_date = (
+            TaskState.RUNNING,
+            event.pid,
+            event.hostname,
+            now,
+        )
+
+
+def _finished(
+    session: Session,
+    ti: TaskInstance,
+    attempt: TaskInstanceTry | None,
+    event: TaskEvent,
+    versions: DagVersions,
+    *,
+    now: datetime,
+) -> None:
+    outcome = event.outcome or TaskOutcome(state="failed", error=f"task process {event.reason}")
+    start = ti.start_date or now
+    target, values = _target_state(ti, outcome, versions, session, now=now)
+    values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)
+    moved = ti_queries.transition(session, [ti.id], target, values=values)
+    if attempt is not None:
+        attempt.state = target if moved else attempt.state
+        attempt.end_date = now
+        attempt.start_date = attempt.start_date or start
+        attempt.duration = (now - attempt.start_date).total_seconds()
+        attempt.exit_code = event.exit_code
+        attempt.error = outcome.error
+        attempt.rendered_fields = outcome.rendered_fields
+    if not moved:
+        return
+    if outcome.state == "success":
+        xcom_queries.replace_xcoms(session, ti.id, outcome.xcoms, at=now)
+        _apply_decisions(session, ti, outcome, versions, now=now)
+
+
+def _target_state(
+    ti: TaskInstance, outcome: TaskOutcome, versions: DagVersions, session: Session, *, now: datetime
+) -> tuple[TaskState, dict]:
+    if outcome.state == "success":
+        return TaskState.SUCCESS, {}
+    if outcome.state == "skipped":
+        return TaskState.SKIPPED, {}
+    if outcome.state == "up_for_reschedule" and outcome.reschedule_at:
+        return TaskState.UP_FOR_RESCHEDULE, {"next_try_at": pendulum.parse(outcome.reschedule_at)}
+    if outcome.retryable and ti.try_number <= ti.max_tries:
+        task = _task_spec(session, ti, versions)
+        when = retry_at(task, try_number=ti.try_number, failed_at=now) if task else now + timedelta(minutes=5)
+        return TaskState.UP_FOR_RETRY, {"next_try_at": when}
+    return TaskState.FAILED, {}
+
+
+def _task_spec(session: Session, ti: TaskInstance, versions: DagVersions) -> TaskSpec | None:
+    from flowctl.db.queries.runs import get_run
+
+    run = get_run(session, ti.dag_id, ti.run_id)
+    if run is None or run.dag_version_id is None:
+        return None
+    return versions.get(session, run.dag_version_id).tasks.get(ti.task_id)
+
+
+def _apply_decisions(
+    session: Session, ti: TaskInstance, outcome: TaskOutcome, versions: DagVersions, *, now: datetime
+) -> None:
+    """A branch skips the direct downstream tasks it did not follow; a short-circuit skips everything
+    downstream (or only the direct ones, leaving the rest to trigger rules)."""
+    if outcome.follow_branches is None and not outcome.skip_downstream:
+        return
+    task = _task_spec(session, ti, versions)
+    if task is None:
+        return
+    from flowctl.db.queries.runs import get_run
+
+    spec = versions.get(session, get_run(session, ti.dag_id, ti.run_id).dag_version_id)  # type: ignore[union-attr, arg-type]
+    if outcome.follow_branches is not None:
+        skip = set(task.downstream) - set(outcome.follow_branches)
+    elif outcome.respect_trigger_rules:
+        skip = set(task.downstream)
+    else:
+        skip, frontier = set(), list(task.downstream)
+        while frontier:
+            task_id = frontier.pop()
+            if task_id not in skip:
+                skip.add(task_id)
+                frontier += spec.tasks[task_id].downstream
+    if not skip:
+        return
+    ids = list(
+        session.scalars(
+            select(TaskInstance.id).where(
+                TaskInstance.dag_id == ti.dag_id,
+                TaskInstance.run_id == ti.run_id,
+                TaskInstance.task_id.in_(skip),
+                TaskInstance.state.in_([TaskState.NONE, TaskState.SCHEDULED]),
+            )
+        )
+    )
+    ti_queries.transition(session, ids, TaskState.SKIPPED, values={"end_date": now, "updated_at": now})

@@ -1,0 +1,181 @@
+"""The scheduler: one loop that blocks on executor events, the wake-up socket and the next timer, and
+on each wake-up runs a tick — record events, create and start runs, plan them, queue what is ready —
+in one transaction (ARCHITECTURE decisions 2, 3 and 5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import DBAPIError
+
+from flowctl.config import Settings
+from flowctl.db.engine import make_engine, make_session_factory, session_scope
+from flowctl.db.queries import jobs as job_queries
+from flowctl.executors.base import TaskCommand, TaskEvent
+from flowctl.executors.local import executor_for
+from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
+from flowctl.scheduler.advance import advance_runs, running_runs
+from flowctl.scheduler.dispatch import Limits, dispatch_ready
+from flowctl.scheduler.events import record_events
+from flowctl.scheduler.recovery import HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
+from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
+from flowctl.scheduler.wakeup import WakeupSocket
+
+log = logging.getLogger(__name__)
+
+IDLE_TICK_SECONDS = 1.0
+FOLDER_CHECK_SECONDS = 1.0
+MAX_DB_BACKOFF_SECONDS = 30.0
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, *, num_runs: int = 0, shutdown_grace: float = 30.0) -> None:
+        self.settings = settings
+        self.num_runs = num_runs
+        self.shutdown_grace = timedelta(seconds=shutdown_grace)
+        self.versions = DagVersions()
+        self.pending_events: list[TaskEvent] = []
+        self.stopping = False
+        self.job_id = 0
+        self._next_check: datetime | None = None
+        self._last_heartbeat = 0.0
+        self._last_folder_check = 0.0
+        self._last_full_parse = 0.0
+        self._db_backoff = 0.0
+
+    # lifecycle
+
+    def run(self) -> int:
+        self.executor = executor_for(self.settings)
+        self.executor.start()  # workers fork before this process opens any DB connection
+        self.engine = make_engine(self.settings.core.sql_alchemy_conn)
+        self.factory = make_session_factory(self.engine)
+        self._install_signal_handlers()
+        self.wakeup = WakeupSocket(self.settings.home)
+        now = datetime.now(UTC)
+        with session_scope(self.factory) as session:
+            self.job_id = job_queries.start_job(session, SCHEDULER_JOB, at=now).id
+        with session_scope(self.factory) as session:
+            orphans = fail_orphans(
+                session, my_job_id=self.job_id, log_folder=self.settings.logging.base_log_folder, now=now
+            )
+        if orphans:
+            log.warning("failed or retried %d task instances left by a scheduler that stopped", orphans)
+        self.watch = FolderWatch(dag_folders(self.settings))
+        selector = selectors.DefaultSelector()
+        selector.register(self.wakeup, selectors.EVENT_READ)
+        selector.register(self._signal_reader, selectors.EVENT_READ)
+        for fd in self.executor.filenos():
+            selector.register(fd, selectors.EVENT_READ)
+        ticks = 0
+        log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
+        while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
+            self._maybe_parse()
+            self._tick(datetime.now(UTC))
+            ticks += 1
+            for key, _ in selector.select(self._timeout()):
+                if key.fileobj is self.wakeup:
+                    self.wakeup.drain()
+                elif key.fileobj is self._signal_reader:
+                    os.read(self._signal_reader, 64)
+        self._shutdown()
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        self._signal_reader, self._signal_writer = os.pipe()
+        os.set_blocking(self._signal_writer, False)
+
+        def stop(signum: int, _frame: object) -> None:
+            self.stopping = True
+            with contextlib.suppress(OSError):
+                os.write(self._signal_writer, b"x")
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def _timeout(self) -> float:
+        if self._db_backoff:
+            return self._db_backoff
+        timeout = IDLE_TICK_SECONDS
+        if self._next_check is not None:
+            timeout = min(timeout, max((self._next_check - datetime.now(UTC)).total_seconds(), 0))
+        return timeout
+
+    def _shutdown(self) -> None:
+        log.info(
+            "scheduler stopping: waiting up to %ss for running tasks", self.shutdown_grace.total_seconds()
+        )
+        final = self.executor.shutdown(grace=self.shutdown_grace)
+        self.pending_events += final
+        now = datetime.now(UTC)
+        try:
+            with session_scope(self.factory) as session:
+                record_events(session, self.pending_events, self.versions, now=now)
+                job_queries.end_job(session, self.job_id, at=now)
+        except DBAPIError as exc:
+            log.error("could not record the last task outcomes: %s", exc)
+        self.wakeup.close()
+        self.engine.dispose()
+
+    # the tick
+
+    def _tick(self, now: datetime) -> None:
+        self.pending_events += self.executor.events()
+        commands: list[TaskCommand] = []
+        try:
+            with session_scope(self.factory) as session:
+                record_events(session, self.pending_events, self.versions, now=now)
+                if not self.stopping:
+                    create_due_runs(session, self.versions, now=now)
+                    start_queued_runs(session, self.versions, now=now)
+                self._next_check = advance_runs(session, running_runs(session), self.versions, now=now)
+                if not self.stopping:
+                    commands = dispatch_ready(
+                        session,
+                        self.versions,
+                        self._limits(),
+                        log_folder=self.settings.logging.base_log_folder,
+                        job_id=self.job_id,
+                        now=now,
+                    )
+                if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                    job_queries.heartbeat(session, self.job_id, at=now)
+                    self._last_heartbeat = time.monotonic()
+        except DBAPIError as exc:
+            self._db_backoff = min(max(self._db_backoff * 2, 1.0), MAX_DB_BACKOFF_SECONDS)
+            log.error("metadata DB error, retrying in %.0fs: %s", self._db_backoff, str(exc).splitlines()[0])
+            return
+        self._db_backoff = 0.0
+        self.pending_events = []
+        for command in commands:
+            self.executor.submit(command)
+
+    def _limits(self) -> Limits:
+        return Limits(
+            parallelism=self.settings.core.parallelism,
+            executor_free=self.executor.slots - self.executor.running,
+            batch=self.settings.scheduler.max_tis_per_query,
+            skip_locked=self.engine.dialect.name in ("postgresql", "mysql", "mariadb"),
+        )
+
+    def _maybe_parse(self) -> None:
+        """Re-parse when the folder changed (checked each second) or every dag_dir_list_interval."""
+        now = time.monotonic()
+        if now - self._last_folder_check < FOLDER_CHECK_SECONDS:
+            return
+        self._last_folder_check = now
+        due = now - self._last_full_parse >= self.settings.scheduler.dag_dir_list_interval
+        if self.watch.changed() or due:
+            try:
+                refresh(self.settings, self.factory, now=datetime.now(UTC))
+            except DBAPIError as exc:
+                log.error("could not store parsed DAGs: %s", str(exc).splitlines()[0])
+                return
+            self._last_full_parse = now
