@@ -91,7 +91,7 @@ class SecretMasker:
         """Mask `value` from now on; short or common values are ignored, multi-line ones also per line."""
         if not isinstance(value, str):
             return
-        plain = {value, *value.splitlines()}
+        plain = {value, *(line.strip() for line in value.splitlines())}
         encoded = {urllib.parse.quote(c, safe="") for c in plain} | {
             urllib.parse.quote_plus(c, safe="") for c in plain
         }

@@ -152,18 +152,17 @@ class _Planner:
         if verdict is Verdict.SKIP:
             self._decide(key, TaskState.SKIPPED, self.to_skip)
             return
-        reasons = [] if verdict is Verdict.READY else [self._trigger_rule_reason(task)]
-        if task.is_mapped and key.map_index < 0:
-            # Expanding only creates the map indexes; each of them then waits on the past on its own.
-            if not reasons:
-                self.to_expand.append(task.task_id)
-                return
-        elif not reasons or self.explain:
-            reasons += self._past_reasons(task, key)
-        if reasons:
-            self._wait(key, reasons)
-        else:
+        ready = verdict is Verdict.READY
+        placeholder = task.is_mapped and key.map_index < 0
+        if placeholder and ready:
+            self.to_expand.append(task.task_id)
+            return
+        # Expanding only creates the map indexes; each of them then waits on the previous run on its own.
+        past_reasons = [] if placeholder or not (ready or self.explain) else self._past_reasons(task, key)
+        if ready and not past_reasons:
             self._decide(key, TaskState.SCHEDULED, self.to_schedule)
+        elif self.explain:
+            self.waiting[key] = ([] if ready else [self._trigger_rule_reason(task)]) + past_reasons
 
     def _plan_retry(self, ti: TIView) -> None:
         if ti.next_try_at is None or ti.next_try_at <= self.now:
@@ -276,13 +275,11 @@ def priority_weights(spec: DagSpec) -> dict[str, int]:
         "downstream": _transitive(reversed(tasks), lambda t: t.downstream) if "downstream" in rules else {},
         "upstream": _transitive(tasks, lambda t: t.upstream) if "upstream" in rules else {},
     }
-    return {
-        task.task_id: task.priority_weight
-        + sum(
-            spec.tasks[r].priority_weight for r in relatives.get(task.weight_rule, {}).get(task.task_id, ())
-        )
-        for task in tasks
-    }
+    weights: dict[str, int] = {}
+    for task in tasks:
+        counted = relatives.get(task.weight_rule, {}).get(task.task_id, set())
+        weights[task.task_id] = task.priority_weight + sum(spec.tasks[r].priority_weight for r in counted)
+    return weights
 
 
 def _transitive(

@@ -58,7 +58,26 @@ class Worker:
 
     # main loop
 
+    def warm_up(self) -> None:
+        """Import here, once, everything a task process needs, so each forked child starts at once."""
+        import cryptography.fernet  # noqa: F401
+        import jinja2.nativetypes  # noqa: F401
+        import jsonschema  # noqa: F401
+
+        import flowctl.executors.process
+        import flowctl.executors.task_runner
+        import flowctl.notify
+        import flowctl.operators
+        import flowctl.sensors
+        import flowctl.services.connections
+        import flowctl.services.variables
+        import flowctl.templating  # noqa: F401
+        from flowctl.db.engine import make_engine
+
+        make_engine(self.settings.core.sql_alchemy_conn).dispose()  # loads the dialect and its driver
+
     def serve(self) -> None:
+        self.warm_up()
         set_parent_death_signal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, self._on_parent_gone)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the scheduler, which stops us
