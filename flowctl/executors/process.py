@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from sqlalchemy import Engine
+
 from flowctl.config import Settings
 from flowctl.executors.base import TaskCommand, TaskOutcome
 
@@ -44,10 +46,26 @@ def outcome_json(outcome: TaskOutcome) -> bytes:
     return json.dumps(data, default=str).encode()
 
 
-def run_in_child(command: TaskCommand, dag: Any, *, settings: Settings, outcome_fd: int) -> int:
+def warm_engine(settings: Settings) -> Engine:
+    """An engine whose SQL is already compiled for the queries a task process makes, with no open
+    connection: forked task processes inherit it and open only their own connection."""
+    from flowctl.db.engine import make_engine, make_session_factory
+    from flowctl.executors.task_runner import warm_queries
+
+    engine = make_engine(settings.core.sql_alchemy_conn)
+    with make_session_factory(engine)() as session:
+        warm_queries(session)
+    engine.dispose()
+    return engine
+
+
+def run_in_child(
+    command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int
+) -> int:
     """Entry of a forked task process: run the try, write the outcome to `outcome_fd`, return an exit code."""
+    engine.dispose(close=False)  # the worker's pool (empty) is not ours; keep the compiled-SQL cache
     masker = redirect_output(command.log_path)
-    outcome = execute_command(command, dag, settings=settings, masker=masker)
+    outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine)
     payload = outcome_json(outcome)
     view = memoryview(payload)
     while view:
@@ -59,7 +77,9 @@ def run_in_child(command: TaskCommand, dag: Any, *, settings: Settings, outcome_
     return 0
 
 
-def execute_command(command: TaskCommand, dag: Any, *, settings: Settings, masker: Any) -> TaskOutcome:
+def execute_command(
+    command: TaskCommand, dag: Any, *, settings: Settings, masker: Any, engine: Engine | None = None
+) -> TaskOutcome:
     """Import the DAG if the worker did not have it, then run the try (no exception escapes)."""
     from flowctl.db.engine import make_engine, make_session_factory
     from flowctl.executors.task_runner import run_task
@@ -74,10 +94,11 @@ def execute_command(command: TaskCommand, dag: Any, *, settings: Settings, maske
         except BaseException as exc:  # whatever the DAG file raises, the try fails with it in its log
             log.exception("cannot load DAG %s from %s", command.key.dag_id, command.fileloc)
             return TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
-    engine = make_engine(settings.core.sql_alchemy_conn)
+    own_engine = engine is None
+    engine = engine or make_engine(settings.core.sql_alchemy_conn)
     try:
-        return run_task(
-            command, dag, settings=settings, session_factory=make_session_factory(engine), masker=masker
-        )
+        factory = make_session_factory(engine)
+        return run_task(command, dag, settings=settings, session_factory=factory, masker=masker)
     finally:
-        engine.dispose()
+        if own_engine:
+            engine.dispose()

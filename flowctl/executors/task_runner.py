@@ -7,14 +7,16 @@ decisions — goes back to the caller, and the scheduler writes it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.config import Settings
@@ -348,3 +350,27 @@ def _build_context(
     )
     context["is_latest_run"] = True
     return context
+
+
+def warm_queries(session: Session) -> None:
+    """Run each query a task try makes once (finding nothing), so their compiled SQL is cached."""
+    from flowctl.services import connections, variables
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    run_queries.get_run(session, "", "")
+    run_queries.previous_successful_run(session, "", epoch)
+    xcom_queries.pull(
+        session,
+        dag_id="",
+        run_id="",
+        task_ids=[""],
+        key="",
+        map_indexes=None,
+        include_prior_dates=False,
+        logical_date=epoch,
+    )
+    cipher = SecretCipher(Fernet.generate_key().decode())
+    with contextlib.suppress(NotFound):
+        variables.get_variable(session, cipher, "")
+    with contextlib.suppress(NotFound):
+        connections.get_connection(session, cipher, "", environ={})

@@ -54,6 +54,7 @@ class Worker:
         self.children: dict[int, _Child] = {}
         self.dag_cache: dict[str, tuple[tuple[int, int], Any]] = {}
         self.hostname = socket.gethostname()
+        self.engine: Any = None
         self.stopping = False
 
     # main loop
@@ -72,9 +73,9 @@ class Worker:
         import flowctl.services.connections
         import flowctl.services.variables
         import flowctl.templating  # noqa: F401
-        from flowctl.db.engine import make_engine
+        from flowctl.executors.process import warm_engine
 
-        make_engine(self.settings.core.sql_alchemy_conn).dispose()  # loads the dialect and its driver
+        self.engine = warm_engine(self.settings)
 
     def serve(self) -> None:
         self.warm_up()
@@ -145,7 +146,7 @@ class Worker:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         self.connection.close()
-        return run_in_child(command, dag, settings=self.settings, outcome_fd=outcome_fd)
+        return run_in_child(command, dag, settings=self.settings, engine=self.engine, outcome_fd=outcome_fd)
 
     def _cached_dag(self, command: TaskCommand) -> Any:
         """The command's DAG, imported once per file version in the worker (children inherit it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,12 +22,17 @@ from flowctl.xcom_codec import decode_xcom
 
 
 def running_runs(session: Session, keys: Iterable[tuple[str, str]] | None = None) -> list[DagRun]:
+    """Every running run, or only those among `keys`."""
     query = select(DagRun).where(DagRun.state == RunState.RUNNING)
-    runs = list(session.scalars(query))
-    if keys is None:
-        return runs
-    wanted = set(keys)
-    return [run for run in runs if (run.dag_id, run.run_id) in wanted]
+    if keys is not None:
+        wanted = set(keys)
+        if not wanted:
+            return []
+        query = query.where(
+            DagRun.dag_id.in_({d for d, _ in wanted}), DagRun.run_id.in_({r for _, r in wanted})
+        )
+        return [run for run in session.scalars(query) if (run.dag_id, run.run_id) in wanted]
+    return list(session.scalars(query))
 
 
 def advance_runs(
@@ -38,24 +44,22 @@ def advance_runs(
         if run.dag_version_id is None:
             continue
         spec = versions.get(session, run.dag_version_id)
-        tis = ti_queries.for_run(session, run.dag_id, run.run_id)
-        plan = plan_run(spec, _views(tis), now=now, past=_past(session, spec, run))
-        _apply(session, run, spec, tis, plan, versions, now=now)
+        rows = ti_queries.states_for_run(session, run.dag_id, run.run_id)
+        plan = plan_run(spec, _views(rows), now=now, past=_past(session, spec, run))
+        _apply(session, run, spec, rows, plan, now=now)
         if plan.next_check_at and (next_check is None or plan.next_check_at < next_check):
             next_check = plan.next_check_at
     return next_check
 
 
-def _views(tis: list[TaskInstance]) -> dict[TIKey, TIView]:
-    return {
-        TIKey(ti.task_id, ti.map_index): TIView(
-            key=TIKey(ti.task_id, ti.map_index),
-            state=TaskState(ti.state),
-            try_number=ti.try_number,
-            next_try_at=ti.next_try_at,
+def _views(rows: list[Any]) -> dict[TIKey, TIView]:
+    views = {}
+    for row in rows:
+        key = TIKey(row.task_id, row.map_index)
+        views[key] = TIView(
+            key=key, state=TaskState(row.state), try_number=row.try_number, next_try_at=row.next_try_at
         )
-        for ti in tis
-    }
+    return views
 
 
 def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
@@ -64,21 +68,20 @@ def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
     previous = previous_run(session, run.dag_id, run.logical_date)
     if previous is None:
         return None
-    tis = ti_queries.for_run(session, previous.dag_id, previous.run_id)
-    return PastRun(states={TIKey(ti.task_id, ti.map_index): TaskState(ti.state) for ti in tis})
+    rows = ti_queries.states_for_run(session, previous.dag_id, previous.run_id)
+    return PastRun(states={TIKey(row.task_id, row.map_index): TaskState(row.state) for row in rows})
 
 
 def _apply(
     session: Session,
     run: DagRun,
     spec: DagSpec,
-    tis: list[TaskInstance],
+    rows: list[Any],
     plan: RunPlan,
-    versions: DagVersions,
     *,
     now: datetime,
 ) -> None:
-    ids = {TIKey(ti.task_id, ti.map_index): ti.id for ti in tis}
+    ids = {TIKey(row.task_id, row.map_index): row.id for row in rows}
     stamp = {"updated_at": now}
     ti_queries.transition(session, [ids[k] for k in plan.to_schedule], TaskState.SCHEDULED, values=stamp)
     ti_queries.transition(
@@ -91,7 +94,7 @@ def _apply(
         session, [ids[k] for k in plan.to_skip], TaskState.SKIPPED, values={**stamp, "end_date": now}
     )
     for task_id in plan.to_expand:
-        _expand(session, run, spec, task_id, ids[TIKey(task_id, -1)], versions, now=now)
+        _expand(session, run, spec, task_id, ids[TIKey(task_id, -1)], now=now)
     if plan.run_state is not None:
         run.state = plan.run_state
         run.end_date = now
@@ -104,7 +107,6 @@ def _expand(
     spec: DagSpec,
     task_id: str,
     placeholder_id: int,
-    versions: DagVersions,
     *,
     now: datetime,
 ) -> None:

@@ -64,22 +64,18 @@ def dispatch_ready(
             continue
         if per_pool.get(ti.pool, 0) + ti.pool_slots > pools.get(ti.pool, 0):
             continue
-        values = {
-            "try_number": ti.try_number + 1,
-            "queued_at": now,
-            "queued_by_job_id": job_id,
-            "updated_at": now,
-        }
+        try_number = ti.try_number + 1
+        values = {"try_number": try_number, "queued_at": now, "queued_by_job_id": job_id, "updated_at": now}
         if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
             continue
-        session.refresh(ti)
         room -= 1
         per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
         per_task[(ti.dag_id, ti.task_id)] = per_task.get((ti.dag_id, ti.task_id), 0) + 1
         per_pool[ti.pool] = per_pool.get(ti.pool, 0) + ti.pool_slots
-        xcom_queries.clear_xcoms(session, [ti.id])
-        ti_queries.record_try_start(session, ti, at=now)
-        key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        if try_number > 1:
+            xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
+        ti_queries.record_try_start(session, ti.id, try_number, at=now)
+        key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
         commands.append(
             TaskCommand(
                 key=key,

@@ -23,7 +23,8 @@ from flowctl.state import TaskState
 def record_events(
     session: Session, events: list[TaskEvent], versions: DagVersions, *, now: datetime
 ) -> set[tuple[str, str]]:
-    """Apply events in order; returns the (dag_id, run_id) of the runs they touched."""
+    """Apply events in order; returns the (dag_id, run_id) of the runs where a try finished (only those
+    need planning again: a start changes nothing downstream)."""
     touched: set[tuple[str, str]] = set()
     for event in events:
         ti = ti_queries.get(
@@ -31,7 +32,8 @@ def record_events(
         )
         if ti is None or ti.try_number != event.key.try_number:
             continue  # cleared and requeued meanwhile: this try no longer matters to the current state
-        touched.add((ti.dag_id, ti.run_id))
+        if event.kind is EventKind.FINISHED:
+            touched.add((ti.dag_id, ti.run_id))
         attempt = ti_queries.get_try(session, ti.id, ti.try_number)
         if event.kind is EventKind.STARTED:
             _started(session, ti, attempt, event, now=now)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from flowctl.config import Settings
 from flowctl.db.engine import make_engine, make_session_factory, session_scope
 from flowctl.db.queries import jobs as job_queries
-from flowctl.executors.base import TaskCommand, TaskEvent
+from flowctl.executors.base import EventKind, TaskCommand, TaskEvent
 from flowctl.executors.local import executor_for
 from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
@@ -75,14 +75,17 @@ class Scheduler:
         for fd in self.executor.filenos():
             selector.register(fd, selectors.EVENT_READ)
         ticks = 0
-        log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
+        full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
             self._maybe_parse()
-            self._tick(datetime.now(UTC))
+            self._tick(datetime.now(UTC), full=full)
             ticks += 1
-            for key, _ in selector.select(self._timeout()):
+            ready = selector.select(self._timeout())
+            full = not ready or self._timer_due()
+            for key, _ in ready:
                 if key.fileobj is self.wakeup:
                     self.wakeup.drain()
+                    full = True  # a trigger, clear or unpause: look at everything
                 elif key.fileobj is self._signal_reader:
                     os.read(self._signal_reader, 64)
         self._shutdown()
@@ -126,17 +129,27 @@ class Scheduler:
 
     # the tick
 
-    def _tick(self, now: datetime) -> None:
+    def _timer_due(self) -> bool:
+        return self._next_check is not None and self._next_check <= datetime.now(UTC)
+
+    def _tick(self, now: datetime, *, full: bool) -> None:
+        """One transaction. A full tick (wake-up poke, timer, idle second) creates and starts runs and
+        plans every running run; an event tick plans only the runs where a try finished."""
         self.pending_events += self.executor.events()
+        finished = any(event.kind is EventKind.FINISHED for event in self.pending_events)
         commands: list[TaskCommand] = []
         try:
             with session_scope(self.factory) as session:
-                record_events(session, self.pending_events, self.versions, now=now)
-                if not self.stopping:
+                touched = record_events(session, self.pending_events, self.versions, now=now)
+                if full and not self.stopping:
                     create_due_runs(session, self.versions, now=now)
                     start_queued_runs(session, self.versions, now=now)
-                self._next_check = advance_runs(session, running_runs(session), self.versions, now=now)
-                if not self.stopping:
+                if full or touched:
+                    runs = running_runs(session, None if full else touched)
+                    next_check = advance_runs(session, runs, self.versions, now=now)
+                    if full or (next_check and (self._next_check is None or next_check < self._next_check)):
+                        self._next_check = next_check
+                if (full or finished) and not self.stopping:
                     commands = dispatch_ready(
                         session,
                         self.versions,

@@ -23,6 +23,22 @@ def for_run(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
     )
 
 
+def states_for_run(session: Session, dag_id: str, run_id: str) -> list[Any]:
+    """(id, task_id, map_index, state, try_number, next_try_at) rows: what planning reads, no ORM objects."""
+    return list(
+        session.execute(
+            select(
+                TaskInstance.id,
+                TaskInstance.task_id,
+                TaskInstance.map_index,
+                TaskInstance.state,
+                TaskInstance.try_number,
+                TaskInstance.next_try_at,
+            ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        )
+    )
+
+
 def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
     return session.scalar(
         select(TaskInstance).where(
@@ -120,9 +136,7 @@ def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
     )
 
 
-def record_try_start(session: Session, ti: TaskInstance, *, at: datetime) -> None:
+def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime) -> None:
     session.add(
-        TaskInstanceTry(
-            task_instance_id=ti.id, try_number=ti.try_number, state=TaskState.QUEUED, queued_at=at
-        )
+        TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at)
     )
