@@ -62,17 +62,19 @@ class Worker:
     def warm_up(self) -> None:
         """Import here, once, everything a task process needs, so each forked child starts at once."""
         import cryptography.fernet  # noqa: F401
+        import jinja2.ext
         import jinja2.nativetypes  # noqa: F401
         import jsonschema  # noqa: F401
 
-        import flowctl.executors.process
         import flowctl.executors.task_runner
+        import flowctl.logs
         import flowctl.notify
         import flowctl.operators
         import flowctl.sensors
         import flowctl.services.connections
         import flowctl.services.variables
-        import flowctl.templating  # noqa: F401
+        import flowctl.templating
+        import flowctl.variable  # noqa: F401
         from flowctl.executors.process import warm_engine
 
         self.engine = warm_engine(self.settings)

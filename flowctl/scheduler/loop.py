@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 IDLE_TICK_SECONDS = 1.0
 FOLDER_CHECK_SECONDS = 1.0
 MAX_DB_BACKOFF_SECONDS = 30.0
+STARTED_BATCH_SECONDS = 0.05
 
 
 class Scheduler:
@@ -80,7 +81,16 @@ class Scheduler:
             self._maybe_parse()
             self._tick(datetime.now(UTC), full=full)
             ticks += 1
-            ready = selector.select(self._timeout())
+            full = self._wait(selector)
+        self._shutdown()
+        return 0
+
+    def _wait(self, selector: selectors.BaseSelector) -> bool:
+        """Block until there is work; returns whether the next tick must be a full one. Events that only
+        say a try started change no plan: they wait (briefly) to share the tick of the next finish."""
+        deadline = time.monotonic() + self._timeout()
+        while True:
+            ready = selector.select(max(deadline - time.monotonic(), 0))
             full = not ready or self._timer_due()
             for key, _ in ready:
                 if key.fileobj is self.wakeup:
@@ -88,8 +98,12 @@ class Scheduler:
                     full = True  # a trigger, clear or unpause: look at everything
                 elif key.fileobj is self._signal_reader:
                     os.read(self._signal_reader, 64)
-        self._shutdown()
-        return 0
+            if full or self.stopping:
+                return full
+            self.pending_events += self.executor.events()
+            if any(event.kind is EventKind.FINISHED for event in self.pending_events):
+                return False
+            deadline = min(deadline, time.monotonic() + STARTED_BATCH_SECONDS)
 
     def _install_signal_handlers(self) -> None:
         self._signal_reader, self._signal_writer = os.pipe()
