@@ -7,7 +7,7 @@ an event, and the scheduler records it (ARCHITECTURE decision 5).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -22,11 +22,49 @@ class TaskKey:
 
 
 @dataclass(frozen=True, slots=True)
+class RunSnapshot:
+    """What a task's context needs of its run (and of the run's last successful predecessor), sent with
+    the command so a task that touches no XCom, variable or connection never opens a DB connection."""
+
+    dag_id: str
+    run_id: str
+    run_type: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+    conf: dict[str, Any]
+    start_date: datetime | None
+    external_trigger: bool
+    prev_success_interval_start: datetime | None = None
+    prev_success_interval_end: datetime | None = None
+    prev_success_start_date: datetime | None = None
+
+    @classmethod
+    def of(cls, run: Any, previous_success: Any | None) -> RunSnapshot:
+        """From a DagRun row and the run's last successful predecessor (or None)."""
+        return cls(
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            run_type=run.run_type,
+            logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start or run.logical_date,
+            data_interval_end=run.data_interval_end or run.logical_date,
+            conf=run.conf or {},
+            start_date=run.start_date,
+            external_trigger=run.external_trigger,
+            prev_success_interval_start=previous_success.data_interval_start if previous_success else None,
+            prev_success_interval_end=previous_success.data_interval_end if previous_success else None,
+            prev_success_start_date=previous_success.start_date if previous_success else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TaskCommand:
     key: TaskKey
     fileloc: str
     log_path: str
     execution_timeout: float | None = None
+    run: RunSnapshot | None = None
 
 
 class EventKind(StrEnum):

@@ -25,7 +25,7 @@ from flowctl.db.queries import runs as run_queries
 from flowctl.db.queries import xcoms as xcom_queries
 from flowctl.db.secrets import SecretCipher, is_sensitive_name
 from flowctl.exceptions import FailTask, FlowctlError, NotFound, RescheduleTask, SkipTask
-from flowctl.executors.base import TaskCommand, TaskOutcome
+from flowctl.executors.base import RunSnapshot, TaskCommand, TaskOutcome
 from flowctl.taskflow import RETURN_VALUE, MappedOperator
 from flowctl.xcom_codec import decode_xcom, encode_xcom
 
@@ -128,9 +128,7 @@ def run_task(
     key = command.key
     with session_factory() as session:
         try:
-            run = run_queries.get_run(session, key.dag_id, key.run_id)
-            if run is None:
-                raise NotFound(f"run {key.run_id!r} of DAG {key.dag_id!r} does not exist")
+            run = command.run or snapshot_run(session, key.dag_id, key.run_id)
             task = _concrete_task(dag, command, session, run)
             ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
             context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
@@ -280,6 +278,14 @@ def _expand_source(source: Any, session: Session, run: Any) -> list[Any]:
     return list(value.items()) if isinstance(value, dict) else list(value or [])
 
 
+def snapshot_run(session: Session, dag_id: str, run_id: str) -> RunSnapshot:
+    """A run as task processes see it (what the scheduler sends with each command)."""
+    run = run_queries.get_run(session, dag_id, run_id)
+    if run is None:
+        raise NotFound(f"run {run_id!r} of DAG {dag_id!r} does not exist")
+    return RunSnapshot.of(run, run_queries.previous_successful_run(session, dag_id, run.logical_date))
+
+
 def _build_context(
     dag: DAG,
     task: Any,
@@ -321,14 +327,13 @@ def _build_context(
         return conn
 
     Variable.install_source(get_variable)
-    previous = run_queries.previous_successful_run(session, run.dag_id, run.logical_date)
     info = RunInfo(
         run_id=run.run_id,
         run_type=run.run_type,
         logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start or run.logical_date,
-        data_interval_end=run.data_interval_end or run.logical_date,
-        conf=run.conf or {},
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        conf=run.conf,
         start_date=run.start_date,
         external_trigger=run.external_trigger,
     )
@@ -341,11 +346,11 @@ def _build_context(
         variables=VariableAccessor(get_variable),
         connections=ConnectionAccessor(get_connection),
         prev_success=PreviousSuccess(
-            data_interval_start=previous.data_interval_start,
-            data_interval_end=previous.data_interval_end,
-            start_date=previous.start_date,
+            data_interval_start=run.prev_success_interval_start,
+            data_interval_end=run.prev_success_interval_end,
+            start_date=run.prev_success_start_date,
         )
-        if previous
+        if run.prev_success_interval_start
         else None,
     )
     context["is_latest_run"] = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import selectors
@@ -78,6 +79,7 @@ class Worker:
         from flowctl.executors.process import warm_engine
 
         self.engine = warm_engine(self.settings)
+        gc.freeze()  # keep what is imported now out of the collector: forked children share its pages
 
     def serve(self) -> None:
         self.warm_up()
@@ -143,6 +145,7 @@ class Worker:
     def _child_main(self, command: TaskCommand, dag: Any, outcome_fd: int) -> int:
         from flowctl.executors.process import run_in_child
 
+        gc.disable()  # a short-lived child: collection would only copy the worker's shared pages
         os.setpgid(0, 0)
         set_parent_death_signal(signal.SIGKILL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

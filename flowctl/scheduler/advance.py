@@ -52,12 +52,15 @@ def advance_runs(
     return next_check
 
 
+_STATES = {state.value: state for state in TaskState}  # a dict lookup is cheaper than TaskState(...)
+
+
 def _views(rows: list[Any]) -> dict[TIKey, TIView]:
     views = {}
     for row in rows:
         key = TIKey(row.task_id, row.map_index)
         views[key] = TIView(
-            key=key, state=TaskState(row.state), try_number=row.try_number, next_try_at=row.next_try_at
+            key=key, state=_STATES[row.state], try_number=row.try_number, next_try_at=row.next_try_at
         )
     return views
 

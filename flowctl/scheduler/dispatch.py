@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from flowctl.db.models import Dag, DagRun, Pool, TaskInstance
 from flowctl.db.queries import task_instances as ti_queries
 from flowctl.db.queries import xcoms as xcom_queries
-from flowctl.executors.base import TaskCommand, TaskKey
+from flowctl.db.queries.runs import previous_successful_run
+from flowctl.executors.base import RunSnapshot, TaskCommand, TaskKey
 from flowctl.logs import task_log_path
 from flowctl.scheduler.runs import DagVersions
 from flowctl.state import TaskState
@@ -46,6 +47,7 @@ def dispatch_ready(
         ).all()
     )
     pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
+    snapshots = _Snapshots()
     commands = []
     for ti in candidates:
         if room <= 0:
@@ -82,6 +84,7 @@ def dispatch_ready(
                 fileloc=spec.fileloc,
                 log_path=str(_log_path(log_folder, key)),
                 execution_timeout=task.execution_timeout,
+                run=snapshots.get(session, run),
             )
         )
     return commands
@@ -104,3 +107,16 @@ def _log_path(folder: Path, key: TaskKey) -> Path:
         map_index=key.map_index,
         try_number=key.try_number,
     )
+
+
+class _Snapshots:
+    """One RunSnapshot per run in a dispatch batch (the previous-success lookup is a query)."""
+
+    def __init__(self) -> None:
+        self.by_run: dict[int, RunSnapshot] = {}
+
+    def get(self, session: Session, run: DagRun) -> RunSnapshot:
+        if run.id not in self.by_run:
+            previous = previous_successful_run(session, run.dag_id, run.logical_date)
+            self.by_run[run.id] = RunSnapshot.of(run, previous)
+        return self.by_run[run.id]
