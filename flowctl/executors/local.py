@@ -57,6 +57,9 @@ class LocalExecutor:
     def running(self) -> int:
         return sum(len(worker.running) for worker in self.workers)
 
+    def running_keys(self) -> set[TaskKey]:
+        return {key for worker in self.workers for key in worker.running}
+
     def filenos(self) -> list[int]:
         return [worker.connection.fileno() for worker in self.workers]
 

@@ -85,17 +85,16 @@ def _apply(
     now: datetime,
 ) -> None:
     ids = {TIKey(row.task_id, row.map_index): row.id for row in rows}
+    states = {TIKey(row.task_id, row.map_index): row.state for row in rows}
     stamp = {"updated_at": now}
-    ti_queries.transition(session, [ids[k] for k in plan.to_schedule], TaskState.SCHEDULED, values=stamp)
-    ti_queries.transition(
-        session,
-        [ids[k] for k in plan.to_upstream_failed],
-        TaskState.UPSTREAM_FAILED,
-        values={**stamp, "end_date": now},
-    )
-    ti_queries.transition(
-        session, [ids[k] for k in plan.to_skip], TaskState.SKIPPED, values={**stamp, "end_date": now}
-    )
+    for keys, target, values in (
+        (plan.to_schedule, TaskState.SCHEDULED, stamp),
+        (plan.to_upstream_failed, TaskState.UPSTREAM_FAILED, {**stamp, "end_date": now}),
+        (plan.to_skip, TaskState.SKIPPED, {**stamp, "end_date": now}),
+    ):
+        # Guarded by the states planning saw: a user's clear or mark in between wins.
+        expected = {states[k] for k in keys}
+        ti_queries.transition(session, [ids[k] for k in keys], target, values=values, expected=expected)
     for task_id in plan.to_expand:
         _expand(session, run, spec, task_id, ids[TIKey(task_id, -1)], now=now)
     if plan.run_state is not None:

@@ -120,3 +120,23 @@ class _Snapshots:
             previous = previous_successful_run(session, run.dag_id, run.logical_date)
             self.by_run[run.id] = RunSnapshot.of(run, previous)
         return self.by_run[run.id]
+
+
+def stale_tries(session: Session, running: set[TaskKey]) -> set[TaskKey]:
+    """Tries the executor runs whose task instance is no longer queued or running at that try number."""
+    if not running:
+        return set()
+    columns = (TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
+    rows = session.execute(
+        select(*columns, TaskInstance.state, TaskInstance.try_number).where(
+            TaskInstance.dag_id.in_({k.dag_id for k in running}),
+            TaskInstance.run_id.in_({k.run_id for k in running}),
+        )
+    )
+    current = {(r.dag_id, r.run_id, r.task_id, r.map_index): (r.state, r.try_number) for r in rows}
+    stale = set()
+    for key in running:
+        state, try_number = current.get((key.dag_id, key.run_id, key.task_id, key.map_index), (None, None))
+        if state not in (TaskState.QUEUED, TaskState.RUNNING) or try_number != key.try_number:
+            stale.add(key)
+    return stale

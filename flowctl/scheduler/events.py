@@ -17,7 +17,7 @@ from flowctl.executors.base import EventKind, TaskEvent, TaskOutcome
 from flowctl.planning import retry_at
 from flowctl.scheduler.runs import DagVersions
 from flowctl.serialization import TaskSpec
-from flowctl.state import TaskState
+from flowctl.state import ACTIVE_TASK_STATES, TaskState
 
 
 def record_events(
@@ -46,7 +46,7 @@ def _started(
     session: Session, ti: TaskInstance, attempt: TaskInstanceTry | None, event: TaskEvent, *, now: datetime
 ) -> None:
     values = {"pid": event.pid, "hostname": event.hostname, "start_date": now, "updated_at": now}
-    ti_queries.transition(session, [ti.id], TaskState.RUNNING, values=values)
+    ti_queries.transition(session, [ti.id], TaskState.RUNNING, values=values, expected=[TaskState.QUEUED])
     if attempt is not None:
         attempt.state, attempt.pid, attempt.hostname, attempt.start_date = (
             TaskState.RUNNING,
@@ -67,9 +67,15 @@ def _finished(
 ) -> None:
     outcome = event.outcome or TaskOutcome(state="failed", error=f"task process {event.reason}")
     start = ti.start_date or now
-    target, values = _target_state(ti, outcome, versions, session, now=now)
-    values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)
-    moved = ti_queries.transition(session, [ti.id], target, values=values)
+    if ti.state == TaskState.RESTARTING:  # cleared while it ran: its process is gone now, run it again
+        target, values = TaskState.NONE, {"next_try_at": None}
+        moved = ti_queries.transition(
+            session, [ti.id], target, values=values, expected=[TaskState.RESTARTING]
+        )
+    else:
+        target, values = _target_state(ti, outcome, versions, session, now=now)
+        values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)
+        moved = ti_queries.transition(session, [ti.id], target, values=values, expected=ACTIVE_TASK_STATES)
     if attempt is not None:
         attempt.state = target if moved else attempt.state
         attempt.end_date = now
@@ -78,7 +84,7 @@ def _finished(
         attempt.exit_code = event.exit_code
         attempt.error = outcome.error
         attempt.rendered_fields = outcome.rendered_fields
-    if not moved:
+    if not moved or target is TaskState.NONE:
         return
     if outcome.state == "success":
         xcom_queries.replace_xcoms(session, ti.id, outcome.xcoms, at=now)

@@ -14,15 +14,16 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from flowctl.config import Settings
 from flowctl.db.engine import make_engine, make_session_factory, session_scope
 from flowctl.db.queries import jobs as job_queries
-from flowctl.executors.base import EventKind, TaskCommand, TaskEvent
+from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey
 from flowctl.executors.local import executor_for
 from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
-from flowctl.scheduler.dispatch import Limits, dispatch_ready
+from flowctl.scheduler.dispatch import Limits, dispatch_ready, stale_tries
 from flowctl.scheduler.events import record_events
 from flowctl.scheduler.recovery import HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
 from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
@@ -50,6 +51,7 @@ class Scheduler:
         self._last_folder_check = 0.0
         self._last_full_parse = 0.0
         self._db_backoff = 0.0
+        self._terminated: set[TaskKey] = set()
 
     # lifecycle
 
@@ -155,6 +157,8 @@ class Scheduler:
         try:
             with session_scope(self.factory) as session:
                 touched = record_events(session, self.pending_events, self.versions, now=now)
+                if full:
+                    self._stop_unwanted(session)
                 if full and not self.stopping:
                     create_due_runs(session, self.versions, now=now)
                     start_queued_runs(session, self.versions, now=now)
@@ -183,6 +187,14 @@ class Scheduler:
         self.pending_events = []
         for command in commands:
             self.executor.submit(command)
+
+    def _stop_unwanted(self, session: Session) -> None:
+        """Kill the processes of tries a user cleared or marked while they ran."""
+        unwanted = stale_tries(session, self.executor.running_keys())
+        for key in unwanted - self._terminated:
+            log.info("stopping %s: it was cleared or marked while running", key)
+            self.executor.terminate(key)
+        self._terminated = unwanted
 
     def _limits(self) -> Limits:
         return Limits(

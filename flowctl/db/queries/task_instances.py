@@ -51,15 +51,24 @@ def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int
 
 
 def transition(
-    session: Session, ti_ids: Sequence[int], target: TaskState, *, values: dict[str, Any] | None = None
+    session: Session,
+    ti_ids: Sequence[int],
+    target: TaskState,
+    *,
+    values: dict[str, Any] | None = None,
+    expected: Iterable[TaskState] | None = None,
 ) -> int:
-    """Move task instances to `target` where the transition table allows it from their current state;
-    returns how many moved (a racing clear or mark wins, and the other update finds nothing to do)."""
+    """Move task instances to `target` where the transition table allows it from their current state
+    (and, with `expected`, only from those states: the ones the caller read); returns how many moved.
+    A racing clear or mark wins, and the other update finds nothing to do."""
     if not ti_ids:
         return 0
+    sources = allowed_sources(target)
+    if expected is not None:
+        sources = sources & frozenset(expected)
     result = session.execute(
         update(TaskInstance)
-        .where(TaskInstance.id.in_(list(ti_ids)), TaskInstance.state.in_(list(allowed_sources(target))))
+        .where(TaskInstance.id.in_(list(ti_ids)), TaskInstance.state.in_(list(sources)))
         .values(state=target, **(values or {}))
         .execution_options(synchronize_session=False)
     )
