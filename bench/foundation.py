@@ -19,9 +19,7 @@ from pathlib import Path
 from timing import report
 
 FLOWCTL = (
-    [sys.executable, "-m", "flowctl"]
-    if os.environ.get("BENCH_MODULE")
-    else [shutil.which("flowctl") or "flowctl"]
+    [sys.executable, "-m", "flowctl"] if os.environ.get("BENCH_MODULE") else [shutil.which("flowctl") or "flowctl"]
 )
 
 

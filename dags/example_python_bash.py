@@ -30,14 +30,10 @@ with DAG(
     doc_md="Counts rows with Python, then reports them with Bash.",
 ) as dag:
     start = EmptyOperator(task_id="start")
-    count = PythonOperator(
-        task_id="count_rows", python_callable=count_rows, op_kwargs={"target_day": "{{ ds }}"}
-    )
+    count = PythonOperator(task_id="count_rows", python_callable=count_rows, op_kwargs={"target_day": "{{ ds }}"})
     report = BashOperator(
         task_id="report",
-        bash_command=(
-            "echo \"$GREETING: {{ ti.xcom_pull(task_ids='count_rows', key='rows') }} rows on {{ ds }}\""
-        ),
+        bash_command=("echo \"$GREETING: {{ ti.xcom_pull(task_ids='count_rows', key='rows') }} rows on {{ ds }}\""),
         env={"GREETING": "{{ params.greeting }}"},
         append_env=True,
     )

@@ -142,8 +142,7 @@ class BaseOperator:
         unknown = sorted(set(kwargs) - IGNORED_LEGACY_ARGUMENTS)
         if unknown:
             raise DagDefinitionError(
-                f"Invalid arguments were passed to {type(self).__name__} (task_id: {task_id}): "
-                + ", ".join(unknown)
+                f"Invalid arguments were passed to {type(self).__name__} (task_id: {task_id}): " + ", ".join(unknown)
             )
         validate_id("task_id", task_id)
         self.dag: DAG | None = None
@@ -242,16 +241,12 @@ class BaseOperator:
     def _relate(upstream: BaseOperator, downstream: BaseOperator) -> None:
         dag = upstream.dag or downstream.dag
         if dag is None:
-            raise DagDefinitionError(
-                f"tasks {upstream.task_id!r} and {downstream.task_id!r} belong to no DAG"
-            )
+            raise DagDefinitionError(f"tasks {upstream.task_id!r} and {downstream.task_id!r} belong to no DAG")
         for task in (upstream, downstream):
             if task.dag is None:
                 task._attach(dag)
         if upstream.dag is not downstream.dag:
-            raise DagDefinitionError(
-                f"tasks {upstream.task_id!r} and {downstream.task_id!r} are in different DAGs"
-            )
+            raise DagDefinitionError(f"tasks {upstream.task_id!r} and {downstream.task_id!r} are in different DAGs")
         upstream.downstream_task_ids.add(downstream.task_id)
         downstream.upstream_task_ids.add(upstream.task_id)
 

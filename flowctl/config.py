@@ -41,9 +41,7 @@ class CoreSettings:
     max_active_tasks_per_dag: int = option(16, "Default for DAG(max_active_tasks).")
     max_active_runs_per_dag: int = option(16, "Default for DAG(max_active_runs).")
     default_timezone: str = option("utc", "IANA name (e.g. Asia/Seoul) for naive datetimes and cron.")
-    load_examples: bool = option(
-        False, "Load the example DAGs shipped with flowctl (`standalone` turns it on)."
-    )
+    load_examples: bool = option(False, "Load the example DAGs shipped with flowctl (`standalone` turns it on).")
     dags_are_paused_at_creation: bool = option(True, "New DAGs start paused.")
     dagbag_import_timeout: float = option(30, "Seconds one DAG file may take to import.")
     max_xcom_size: int = option(16777216, "Bytes; larger XCom values fail the task with a clear error.")
@@ -114,9 +112,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
 }
 # Keys that may also be given under another section; the alias wins when set.
-ALIASES: dict[tuple[str, str], tuple[str, str]] = {
-    ("database", "sql_alchemy_conn"): ("core", "sql_alchemy_conn")
-}
+ALIASES: dict[tuple[str, str], tuple[str, str]] = {("database", "sql_alchemy_conn"): ("core", "sql_alchemy_conn")}
 EXECUTORS = ("sequential", "local")
 WEB_AUTH_MODES = ("password", "none")
 
@@ -202,9 +198,7 @@ def load_settings(environ: Mapping[str, str], path: Path | None = None) -> Setti
     return settings
 
 
-def _merge_sources(
-    parser: configparser.ConfigParser, environ: Mapping[str, str]
-) -> dict[tuple[str, str], str]:
+def _merge_sources(parser: configparser.ConfigParser, environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
     raw: dict[tuple[str, str], str] = {}
     for section in parser.sections():
         for key, value in parser.items(section, raw=True):
@@ -273,8 +267,7 @@ def _validate(settings: Settings) -> None:
     core = settings.core
     if core.executor not in EXECUTORS and "." not in core.executor:
         raise ConfigError(
-            f"[core] executor = {core.executor!r}: "
-            f"expected one of {', '.join(EXECUTORS)} or a dotted class path"
+            f"[core] executor = {core.executor!r}: expected one of {', '.join(EXECUTORS)} or a dotted class path"
         )
     for section, key in (
         ("core", "parallelism"),

@@ -138,9 +138,7 @@ def validate_extra(text: str, *, conn_id: str) -> None:
     except ValueError as exc:
         raise InvalidInput(f"extra for connection {conn_id!r} is not a JSON object: {exc}") from None
     if not isinstance(value, dict):
-        raise InvalidInput(
-            f"extra for connection {conn_id!r} is not a JSON object: got a {type(value).__name__}"
-        )
+        raise InvalidInput(f"extra for connection {conn_id!r} is not a JSON object: got a {type(value).__name__}")
 
 
 def connection_from_environment(conn_id: str, environ: Mapping[str, str]) -> Connection | None:

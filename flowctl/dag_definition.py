@@ -31,8 +31,7 @@ NOTSET: Any = object()
 def validate_id(kind: str, value: object) -> str:
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value) or len(value) > ID_MAX_LENGTH:
         raise DagDefinitionError(
-            f"{kind} {value!r} is invalid: use only letters, digits, '_', '.', '-' "
-            f"(1-{ID_MAX_LENGTH} characters)"
+            f"{kind} {value!r} is invalid: use only letters, digits, '_', '.', '-' (1-{ID_MAX_LENGTH} characters)"
         )
     return value
 
@@ -122,9 +121,7 @@ class DAG:
         from flowctl.params import normalize_params
         from flowctl.taskgroup import TaskGroup
 
-        self.params: dict[str, Param] = normalize_params(
-            {**self.default_args.get("params", {}), **(params or {})}
-        )
+        self.params: dict[str, Param] = normalize_params({**self.default_args.get("params", {}), **(params or {})})
         self.task_group = TaskGroup.root(self)
         if _Contexts.created is not None:
             _Contexts.created.append(self)

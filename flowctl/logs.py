@@ -6,11 +6,13 @@ No DB and no web here: the task process, the supervisor and the webserver all bu
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import io
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -38,9 +40,7 @@ _MAX_PENDING_CHARS = 1 << 20
 # --- where a try's log lives ---------------------------------------------------------------------
 
 
-def task_log_path(
-    base: Path, *, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
-) -> Path:
+def task_log_path(base: Path, *, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
     """`base/dag_id=../run_id=../task_id=..[/map_index=..]/attempt=N.log`; every part checked first."""
     for kind, value in (("dag_id", dag_id), ("run_id", run_id), ("task_id", task_id)):
         _check_path_id(kind, value)
@@ -92,9 +92,7 @@ class SecretMasker:
         if not isinstance(value, str):
             return
         plain = {value, *(line.strip() for line in value.splitlines())}
-        encoded = {urllib.parse.quote(c, safe="") for c in plain} | {
-            urllib.parse.quote_plus(c, safe="") for c in plain
-        }
+        encoded = {urllib.parse.quote(c, safe="") for c in plain} | {urllib.parse.quote_plus(c, safe="") for c in plain}
         kept = {c for c in plain | encoded if _worth_masking(c)}
         with self._lock:
             if kept <= self._secrets:
@@ -119,9 +117,7 @@ class SecretMasker:
             return self.mask(value)
         if isinstance(value, dict):
             return {
-                key: MASK
-                if isinstance(key, str) and is_sensitive_name(key)
-                else self.mask_value(item, _depth + 1)
+                key: MASK if isinstance(key, str) and is_sensitive_name(key) else self.mask_value(item, _depth + 1)
                 for key, item in value.items()
             }
         if isinstance(value, list | tuple | set | frozenset):
@@ -294,3 +290,35 @@ def follow(path: Path, *, offset: int = 0, poll: float = 0.2, stop: Callable[[],
         if stopping:
             return
         time.sleep(poll)
+
+
+@contextlib.contextmanager
+def tee_output(path: Path) -> Iterator[None]:
+    """While the block runs, what goes to sys.stdout and the log records also go to `path` (for tries run
+    in this process, e.g. `dags test`, so their logs exist like any other try's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        previous = sys.stdout
+        sys.stdout = _Tee(previous, handle)
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s - %(message)s"))
+        logging.getLogger().addHandler(handler)
+        try:
+            yield
+        finally:
+            logging.getLogger().removeHandler(handler)
+            sys.stdout = previous
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()

@@ -25,9 +25,7 @@ EmailKind = Literal["failure", "retry", "success"]
 _OUTCOME = {"failure": "failed", "retry": "failed, will retry", "success": "succeeded"}
 
 
-def send_email(
-    smtp: SmtpSettings, *, to: list[str], subject: str, html: str, text: str | None = None
-) -> None:
+def send_email(smtp: SmtpSettings, *, to: list[str], subject: str, html: str, text: str | None = None) -> None:
     """Send one multipart/alternative mail; any failure is a NotificationError with a one-line reason."""
     if not to:
         raise NotificationError("cannot send email: no recipients")
@@ -123,9 +121,7 @@ def notify_safely(send: Callable[[], None], *, logger: logging.Logger) -> bool:
     return True
 
 
-def _build_message(
-    smtp: SmtpSettings, *, to: list[str], subject: str, html: str, text: str | None
-) -> EmailMessage:
+def _build_message(smtp: SmtpSettings, *, to: list[str], subject: str, html: str, text: str | None) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = smtp.smtp_mail_from
@@ -170,9 +166,7 @@ def _text_body(subject: str, fields: list[tuple[str, str]], exception: str | Non
 def _html_body(subject: str, fields: list[tuple[str, str]], exception: str | None, link: str) -> str:
     """Every interpolated value is escaped: ids, states and exception text may hold markup."""
     esc = functools.partial(html_lib.escape, quote=True)
-    rows = "".join(
-        f"<tr><th align='left'>{esc(name)}</th><td>{esc(value)}</td></tr>" for name, value in fields
-    )
+    rows = "".join(f"<tr><th align='left'>{esc(name)}</th><td>{esc(value)}</td></tr>" for name, value in fields)
     parts = [f"<p>{esc(subject)}</p>", f"<table>{rows}</table>"]
     if exception:
         parts.append(f"<p>Exception:</p><pre>{esc(exception)}</pre>")

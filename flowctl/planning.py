@@ -282,9 +282,7 @@ def priority_weights(spec: DagSpec) -> dict[str, int]:
     return weights
 
 
-def _transitive(
-    tasks: Iterable[TaskSpec], neighbours: Callable[[TaskSpec], Iterable[str]]
-) -> dict[str, set[str]]:
+def _transitive(tasks: Iterable[TaskSpec], neighbours: Callable[[TaskSpec], Iterable[str]]) -> dict[str, set[str]]:
     """All tasks reachable through `neighbours`; `tasks` must list every task after its neighbours."""
     found: dict[str, set[str]] = {}
     for task in tasks:

@@ -69,9 +69,7 @@ class Timetable(ABC):
         now: datetime,
     ) -> DataInterval | None:
         """The next run to create at `now`, or None if none is due yet."""
-        info = self.next_dagrun_info(
-            last=last, start_date=start_date, end_date=end_date, catchup=catchup, now=now
-        )
+        info = self.next_dagrun_info(last=last, start_date=start_date, end_date=end_date, catchup=catchup, now=now)
         return info if info is not None and info.end <= _utc(now) else None
 
 
@@ -278,9 +276,7 @@ def next_dagrun_info(
     now: datetime,
 ) -> DataInterval | None:
     """The next interval the scheduler will create (maybe in the future), for the `dag` row's next_dagrun."""
-    return timetable.next_dagrun_info(
-        last=last, start_date=start_date, end_date=end_date, catchup=catchup, now=now
-    )
+    return timetable.next_dagrun_info(last=last, start_date=start_date, end_date=end_date, catchup=catchup, now=now)
 
 
 def due_intervals(
@@ -373,9 +369,7 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r} reached flowctl.schedule; localize it first")
     utc = value.astimezone(UTC)
-    return datetime(
-        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC
-    )
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC)
 
 
 def _interval(start: datetime, end: datetime) -> DataInterval:

@@ -217,9 +217,7 @@ class DagSpec:
 def deserialize_dag(data: dict[str, Any]) -> DagSpec:
     """The read model of serialized DAG data (tasks in topological order)."""
     if data.get("version") != SERIALIZATION_VERSION:
-        raise SerializationError(
-            f"serialized DAG version {data.get('version')!r} is not {SERIALIZATION_VERSION}"
-        )
+        raise SerializationError(f"serialized DAG version {data.get('version')!r} is not {SERIALIZATION_VERSION}")
     try:
         tasks = {task["task_id"]: _task_spec(task) for task in data["tasks"]}
         return DagSpec(

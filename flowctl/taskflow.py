@@ -127,9 +127,7 @@ class MappedOperator(BaseOperator):
 
     def unmap(self, values: Mapping[str, Any]) -> BaseOperator:
         """The concrete operator for one map index, given that index's expand values (outside any DAG)."""
-        kwargs = {
-            k: v for k, v in self.partial_kwargs.items() if k not in ("dag", "task_group", "default_args")
-        }
+        kwargs = {k: v for k, v in self.partial_kwargs.items() if k not in ("dag", "task_group", "default_args")}
         if self.expand_into:
             kwargs[self.expand_into] = {**kwargs.get(self.expand_into, {}), **values}
         else:
@@ -199,9 +197,7 @@ class PartialOperator:
 class _TaskDecorator:
     """What `@task` returns: calling it inside a DAG adds a task and gives back its XComArg."""
 
-    def __init__(
-        self, function: Callable[..., Any], operator_class: type[BaseOperator], kwargs: dict[str, Any]
-    ):
+    def __init__(self, function: Callable[..., Any], operator_class: type[BaseOperator], kwargs: dict[str, Any]):
         self.function = function
         self.operator_class = operator_class
         self.kwargs = kwargs

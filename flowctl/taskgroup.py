@@ -117,8 +117,7 @@ class TaskGroup:
             "group_id": self.group_id,
             "tooltip": self.tooltip,
             "children": [
-                child.to_dict() if isinstance(child, TaskGroup) else child.task_id
-                for child in self.children.values()
+                child.to_dict() if isinstance(child, TaskGroup) else child.task_id for child in self.children.values()
             ],
         }
 
@@ -142,9 +141,7 @@ def _free_group_id(base: str) -> str:
     return group_id
 
 
-def task_group(
-    python_callable: Callable[..., Any] | None = None, *, group_id: str | None = None, **kwargs: Any
-) -> Any:
+def task_group(python_callable: Callable[..., Any] | None = None, *, group_id: str | None = None, **kwargs: Any) -> Any:
     """`@task_group`: calling the function opens a TaskGroup named after it around its body."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., TaskGroup]:

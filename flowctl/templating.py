@@ -248,9 +248,7 @@ def _utc_or_none(value: datetime | None) -> pendulum.DateTime | None:
 # rendering
 
 
-def render_template_fields(
-    task: BaseOperator, context: Mapping[str, Any], env: jinja2.Environment
-) -> dict[str, Any]:
+def render_template_fields(task: BaseOperator, context: Mapping[str, Any], env: jinja2.Environment) -> dict[str, Any]:
     """Render every attribute in `task.template_fields`, set it on the task, and return them by name.
     A failure raises TemplateRenderError naming the task, the field and the Jinja error."""
     rendered: dict[str, Any] = {}
@@ -278,9 +276,7 @@ def render_template(
     if isinstance(value, str):
         return _render_string(value, context, env, tuple(template_ext))
     if isinstance(value, dict):
-        return {
-            key: render_template(item, context, env, template_ext=template_ext) for key, item in value.items()
-        }
+        return {key: render_template(item, context, env, template_ext=template_ext) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [render_template(item, context, env, template_ext=template_ext) for item in value]
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple keeps its type
@@ -289,9 +285,7 @@ def render_template(
     return value
 
 
-def _render_string(
-    value: str, context: Mapping[str, Any], env: jinja2.Environment, ext: tuple[str, ...]
-) -> Any:
+def _render_string(value: str, context: Mapping[str, Any], env: jinja2.Environment, ext: tuple[str, ...]) -> Any:
     is_file = bool(ext) and value.endswith(ext)
     if not is_file and not any(marker in value for marker in _JINJA_MARKERS):
         return value

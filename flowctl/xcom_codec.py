@@ -73,8 +73,7 @@ def encode_xcom(value: Any, *, task_id: str, key: str, max_size: int) -> bytes:
     data = text.encode()
     if len(data) > max_size:
         raise XComValueError(
-            f"XCom {key!r} of task {task_id!r} is {len(data)} bytes, "
-            f"over core.max_xcom_size ({max_size} bytes)"
+            f"XCom {key!r} of task {task_id!r} is {len(data)} bytes, over core.max_xcom_size ({max_size} bytes)"
         )
     return data
 

@@ -113,9 +113,7 @@ class _Databases:
 
 
 def _probe(url: str) -> None:
-    engine = (
-        make_engine(url, connect_args={"connect_timeout": 3}) if "sqlite" not in url else make_engine(url)
-    )
+    engine = make_engine(url, connect_args={"connect_timeout": 3}) if "sqlite" not in url else make_engine(url)
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     engine.dispose()

@@ -67,9 +67,7 @@ def test_core_module_imports_no_adapter_and_no_io_library(module: str) -> None:
 def test_web_never_imports_scheduler_executors_or_parsing() -> None:
     for path in _modules_in("web"):
         imported = _module_imports(path, top_level_only=False)
-        bad = {
-            n for n in imported if n.startswith(("flowctl.scheduler", "flowctl.executors", "flowctl.parsing"))
-        }
+        bad = {n for n in imported if n.startswith(("flowctl.scheduler", "flowctl.executors", "flowctl.parsing"))}
         assert not bad, f"{path} imports {sorted(bad)}"
 
 

@@ -61,9 +61,7 @@ def trigger(
     when = parse_logical_date(logical_date, runtime.settings.core.default_timezone) if logical_date else None
     runtime.refresh_dags()
     with runtime.session() as session:
-        run = trigger_dag(
-            session, dag_id, actor=runtime.actor(), run_id=run_id, logical_date=when, conf=values
-        )
+        run = trigger_dag(session, dag_id, actor=runtime.actor(), run_id=run_id, logical_date=when, conf=values)
         record = {k: getattr(run, k) for k in ("dag_id", "run_id", "logical_date", "state")}
     poke(runtime.settings.home)
     print_record(record, output) if output != "table" else print_rows([record], output)
@@ -105,3 +103,34 @@ def state(runtime: Runtime, dag_id: str, run_id: str) -> None:
 
     with runtime.session() as session:
         click.echo(require_run(session, dag_id, run_id).state)
+
+
+@click.command("test")
+@click.argument("dag_id")
+@click.argument("logical_date", required=False)
+@pass_runtime
+def test(runtime: Runtime, dag_id: str, logical_date: str | None) -> None:
+    """Run the whole DAG once in this process (recorded); exit 1 if the run fails."""
+    import sys
+
+    from flowctl.cli.inline_runs import test_dag
+    from flowctl.parsing.render import parse_logical_date
+
+    when = parse_logical_date(logical_date, runtime.settings.core.default_timezone) if logical_date else None
+    if test_dag(runtime, dag_id, when) != "success":
+        sys.exit(1)
+
+
+@click.command("delete")
+@click.argument("dag_id")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def delete(runtime: Runtime, dag_id: str, yes: bool) -> None:
+    """Delete a DAG's runs and metadata; its file stays (and is parsed again)."""
+    from flowctl.services.dags import delete_dag
+
+    if not yes:
+        click.confirm(f"Delete DAG {dag_id!r} with all its runs and history?", abort=True)
+    with runtime.session() as session:
+        delete_dag(session, dag_id, actor=runtime.actor())
+    click.echo(f"Deleted DAG {dag_id!r}.")

@@ -131,9 +131,12 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
     first = spec.next_dagrun(last=DataInterval(*last) if last else None, now=datetime.now(UTC))
     intervals = []
     if first is not None:
-        intervals = [first, *upcoming_intervals(
-            spec.timetable, start_date=spec.start_date, end_date=spec.end_date, after=first, n=count - 1
-        )]  # fmt: skip
+        intervals = [
+            first,
+            *upcoming_intervals(
+                spec.timetable, start_date=spec.start_date, end_date=spec.end_date, after=first, n=count - 1
+            ),
+        ]
     dates = [to_jsonable(interval.start) for interval in intervals[:count]]
     if paused:
         click.echo(f"Note: DAG {dag_id!r} is paused; these runs happen once it is unpaused.", err=True)
@@ -149,7 +152,7 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
 def _register_run_commands() -> None:
     from flowctl.cli import dag_runs
 
-    for command in (dag_runs.trigger, dag_runs.list_runs, dag_runs.state):
+    for command in (dag_runs.trigger, dag_runs.list_runs, dag_runs.state, dag_runs.test, dag_runs.delete):
         dags_group.add_command(command)
 
 

@@ -13,9 +13,7 @@ from flowctl.cli.runtime import Runtime, pass_runtime
 @click.command("scheduler")
 @click.option("-D", "--daemon", "daemon", is_flag=True, help="Run in the background.")
 @click.option("-n", "--num-runs", type=click.IntRange(min=0), default=0, help="Stop after N loop iterations.")
-@click.option(
-    "--pid", "pid_path", type=click.Path(dir_okay=False), help="Pid file [$FLOWCTL_HOME/scheduler.pid]."
-)
+@click.option("--pid", "pid_path", type=click.Path(dir_okay=False), help="Pid file [$FLOWCTL_HOME/scheduler.pid].")
 @click.option(
     "--shutdown-grace",
     type=click.FloatRange(min=0),
@@ -24,9 +22,7 @@ from flowctl.cli.runtime import Runtime, pass_runtime
     help="Seconds running tasks get to finish on SIGTERM/SIGINT before they are killed.",
 )
 @pass_runtime
-def scheduler(
-    runtime: Runtime, daemon: bool, num_runs: int, pid_path: str | None, shutdown_grace: float
-) -> None:
+def scheduler(runtime: Runtime, daemon: bool, num_runs: int, pid_path: str | None, shutdown_grace: float) -> None:
     """Schedule and run DAGs until stopped (SIGTERM/SIGINT stop it cleanly)."""
     from flowctl.cli.daemon import daemonize, pid_file_held
     from flowctl.db.migrate import require_current_schema
@@ -50,9 +46,7 @@ def jobs_group() -> None:
 
 @jobs_group.command("check")
 @click.option("--job-type", default="scheduler", show_default=True)
-@click.option(
-    "--allowed-age", type=float, default=30.0, show_default=True, help="Seconds a heartbeat stays fresh."
-)
+@click.option("--allowed-age", type=float, default=30.0, show_default=True, help="Seconds a heartbeat stays fresh.")
 @pass_runtime
 def check(runtime: Runtime, job_type: str, allowed_age: float) -> None:
     """Exit 0 if a job of this type has a fresh heartbeat, else 1."""

@@ -87,3 +87,13 @@ def state(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: i
         if ti is None:
             raise NotFound(f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r}")
         click.echo(ti.state)
+
+
+def _register_run_commands() -> None:
+    from flowctl.cli import task_runs
+
+    for command in (task_runs.clear, task_runs.run, task_runs.test, task_runs.logs):
+        tasks_group.add_command(command)
+
+
+_register_run_commands()

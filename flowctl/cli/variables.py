@@ -76,8 +76,7 @@ def list_(runtime: Runtime, show_secrets: bool, output: str) -> None:
     with runtime.session() as session:
         pairs = variables.list_variables(session, runtime.cipher)
     rows = [
-        {"key": key, "value": MASK if is_sensitive_name(key) and not show_secrets else value}
-        for key, value in pairs
+        {"key": key, "value": MASK if is_sensitive_name(key) and not show_secrets else value} for key, value in pairs
     ]
     print_rows(rows, output, ["key", "value"])
 

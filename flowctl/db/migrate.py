@@ -88,8 +88,7 @@ def schema_problem(engine: Engine) -> str | None:
         return "the metadata DB has no flowctl schema: run `flowctl db init`"
     if revision != SCHEMA_REVISION:
         return (
-            f"the metadata DB is at revision {revision}, this flowctl needs {SCHEMA_REVISION}: "
-            "run `flowctl db upgrade`"
+            f"the metadata DB is at revision {revision}, this flowctl needs {SCHEMA_REVISION}: run `flowctl db upgrade`"
         )
     return None
 

@@ -69,9 +69,7 @@ class Dag(Base):
 class DagTag(Base):
     __tablename__ = "dag_tag"
 
-    dag_id: Mapped[str] = mapped_column(
-        id_string(), ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True
-    )
+    dag_id: Mapped[str] = mapped_column(id_string(), ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
@@ -122,9 +120,7 @@ class DagRun(Base):
     end_date: Mapped[datetime | None]
     conf: Mapped[Any] = mapped_column(JSONText, nullable=True)
     external_trigger: Mapped[bool] = mapped_column(Boolean, default=False)
-    dag_version_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("serialized_dag.id", ondelete="SET NULL")
-    )
+    dag_version_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("serialized_dag.id", ondelete="SET NULL"))
     creating_job_id: Mapped[int | None] = mapped_column(Integer)
     clear_number: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None]

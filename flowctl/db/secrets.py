@@ -39,9 +39,7 @@ class SecretCipher:
                 "[core] fernet_key is empty: set it to a key from "
                 "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
             )
-        self._fernet = MultiFernet(
-            [_fernet_from_key(key, number, len(keys)) for number, key in enumerate(keys)]
-        )
+        self._fernet = MultiFernet([_fernet_from_key(key, number, len(keys)) for number, key in enumerate(keys)])
 
     def __repr__(self) -> str:
         return "SecretCipher(***)"

@@ -46,9 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value!r} given to the metadata DB; pass an aware datetime")
         value = value.astimezone(UTC)
         # Store plain stdlib datetimes (pendulum's subclass confuses some drivers).
-        plain = datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
-        )
+        plain = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
         return plain.replace(tzinfo=UTC) if dialect.name == "postgresql" else plain
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

@@ -32,9 +32,7 @@ class _WorkerHandle:
 class LocalExecutor:
     """Runs up to `slots` task tries at once on this machine."""
 
-    def __init__(
-        self, settings: Settings, *, workers: int = DEFAULT_WORKERS, slots: int | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, workers: int = DEFAULT_WORKERS, slots: int | None = None) -> None:
         self.settings = settings
         self.worker_count = workers
         self.slots = slots if slots is not None else settings.core.parallelism
@@ -46,9 +44,7 @@ class LocalExecutor:
 
     def _spawn(self) -> _WorkerHandle:
         ours, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=worker_main, args=(theirs, self.settings), name="flowctl-worker"
-        )
+        process = self._context.Process(target=worker_main, args=(theirs, self.settings), name="flowctl-worker")
         process.start()
         theirs.close()
         return _WorkerHandle(process=process, connection=ours)

@@ -30,12 +30,8 @@ def redirect_output(log_path: str) -> Any:
     os.dup2(fd, 2)
     os.close(fd)
     masker = SecretMasker()
-    sys.stdout = MaskingWriter(
-        io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True), masker
-    )
-    sys.stderr = MaskingWriter(
-        io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True), masker
-    )
+    sys.stdout = MaskingWriter(io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True), masker)
+    sys.stderr = MaskingWriter(io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True), masker)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT, force=True)
     return masker
 
@@ -59,9 +55,7 @@ def warm_engine(settings: Settings) -> Engine:
     return engine
 
 
-def run_in_child(
-    command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int
-) -> int:
+def run_in_child(command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int) -> int:
     """Entry of a forked task process: run the try, write the outcome to `outcome_fd`, return an exit code."""
     engine.dispose(close=False)  # the worker's pool (empty) is not ours; keep the compiled-SQL cache
     masker = redirect_output(command.log_path)

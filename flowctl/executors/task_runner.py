@@ -71,13 +71,7 @@ class RuntimeTaskInstance:
         map_indexes: int | list[int] | None = None,
     ) -> Any:
         """One value for one task id (a list for a mapped task), a list for a list of task ids."""
-        ids = (
-            [self.task_id]
-            if task_ids is None
-            else [task_ids]
-            if isinstance(task_ids, str)
-            else list(task_ids)
-        )
+        ids = [self.task_id] if task_ids is None else [task_ids] if isinstance(task_ids, str) else list(task_ids)
         indexes = [map_indexes] if isinstance(map_indexes, int) else map_indexes
         rows = xcom_queries.pull(
             self._session,
@@ -133,9 +127,7 @@ def run_task(
             ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
             context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
         except Exception as exc:  # the task could not even start: a definition or DB problem
-            log.error(
-                "task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError)
-            )
+            log.error("task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError))
             return TaskOutcome(state="failed", retryable=not isinstance(exc, FlowctlError), error=str(exc))
         if on_started:
             on_started()

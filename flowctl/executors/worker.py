@@ -199,9 +199,16 @@ class Worker:
             _append_log(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
         killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
         self._send(
-            TaskEvent(key=child.command.key, kind=EventKind.FINISHED, pid=child.pid, hostname=self.hostname,
-                      outcome=outcome, exit_code=code, reason=None if outcome else reason)
-        )  # fmt: skip
+            TaskEvent(
+                key=child.command.key,
+                kind=EventKind.FINISHED,
+                pid=child.pid,
+                hostname=self.hostname,
+                outcome=outcome,
+                exit_code=code,
+                reason=None if outcome else reason,
+            )
+        )
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()

@@ -97,9 +97,7 @@ def _user_traceback(path: str) -> str:
     frames = traceback.extract_tb(tb)
     first_user_frame = next((i for i, frame in enumerate(frames) if frame.filename == path), len(frames))
     user_frames = frames[first_user_frame:]
-    lines = (
-        ["Traceback (most recent call last):\n", *traceback.format_list(user_frames)] if user_frames else []
-    )
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(user_frames)] if user_frames else []
     lines += traceback.format_exception_only(exc_type, exc)
     return "".join(lines).rstrip()
 

@@ -41,9 +41,7 @@ class _Running:
     started: float
 
 
-def _child_main(
-    file: FileToParse, defaults: DagDefaults, memory_limit_mb: int, connection: Connection
-) -> None:
+def _child_main(file: FileToParse, defaults: DagDefaults, memory_limit_mb: int, connection: Connection) -> None:
     """In the child: silence stdout/stderr, cap memory, parse, send the result, exit at once."""
     os.setpgrp()  # so a timeout kills whatever the file started, too
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -82,9 +80,7 @@ def warm_up(defaults: DagDefaults) -> None:
         params={"p": Param(1, type="integer")},
     ) as dag:
         EmptyOperator(task_id="a") >> BashOperator(task_id="b", bash_command="true")
-        PythonOperator(task_id="c", python_callable=print) >> BranchPythonOperator(
-            task_id="d", python_callable=print
-        )
+        PythonOperator(task_id="c", python_callable=print) >> BranchPythonOperator(task_id="d", python_callable=print)
         PythonSensor(task_id="e", python_callable=print)
         task(print)()
     dag.apply_defaults(defaults)
@@ -92,9 +88,7 @@ def warm_up(defaults: DagDefaults) -> None:
     serialize_dag(dag)
 
 
-def parse_in_children(
-    files: list[FileToParse], defaults: DagDefaults, limits: ParseLimits
-) -> list[FileParseResult]:
+def parse_in_children(files: list[FileToParse], defaults: DagDefaults, limits: ParseLimits) -> list[FileParseResult]:
     """Parse every file in its own child process, `limits.processes` at once; results in input order."""
     context = multiprocessing.get_context("fork")
     warm_up(defaults)
@@ -158,6 +152,4 @@ def _kill(item: _Running) -> None:
 def _failed(file: FileToParse, message: str) -> FileParseResult:
     import hashlib
 
-    return FileParseResult(
-        path=file.path, content_hash=hashlib.sha256(file.content).hexdigest(), error=message
-    )
+    return FileParseResult(path=file.path, content_hash=hashlib.sha256(file.content).hexdigest(), error=message)

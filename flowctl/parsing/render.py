@@ -93,9 +93,7 @@ def render_task_fields(
     else:
         from flowctl.schedule import timetable_for
 
-        interval = timetable_for(dag.schedule, timezone=dag.timezone or "UTC").infer_manual_data_interval(
-            when
-        )
+        interval = timetable_for(dag.schedule, timezone=dag.timezone or "UTC").infer_manual_data_interval(when)
         info = RunInfo(
             run_id=f"{RunType.MANUAL}__{when.isoformat()}",
             run_type=RunType.MANUAL,

@@ -103,9 +103,7 @@ def _store_dags(
     last_runs = queries.last_automated_run_intervals(session, [d for d in hashes if d in existing])
     rows = {}
     for spec, _, _ in stored:
-        rows[spec.dag_id] = existing.get(spec.dag_id) or Dag(
-            dag_id=spec.dag_id, is_paused=spec.is_paused_upon_creation
-        )
+        rows[spec.dag_id] = existing.get(spec.dag_id) or Dag(dag_id=spec.dag_id, is_paused=spec.is_paused_upon_creation)
         _update_row(rows[spec.dag_id], spec, last_runs.get(spec.dag_id), now=now)
     session.add_all(row for row in rows.values() if row.dag_id not in existing)
     queries.replace_tags(session, {spec.dag_id: spec.tags for spec, _, _ in stored})
@@ -125,9 +123,7 @@ def _store_dags(
     return len(new_versions)
 
 
-def _update_row(
-    dag: Dag, spec: DagSpec, last_run: tuple[datetime, datetime] | None, *, now: datetime
-) -> None:
+def _update_row(dag: Dag, spec: DagSpec, last_run: tuple[datetime, datetime] | None, *, now: datetime) -> None:
     dag.fileloc = spec.fileloc
     dag.is_stale = False
     dag.owners = ", ".join(spec.owners)

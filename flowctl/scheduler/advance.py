@@ -28,16 +28,12 @@ def running_runs(session: Session, keys: Iterable[tuple[str, str]] | None = None
         wanted = set(keys)
         if not wanted:
             return []
-        query = query.where(
-            DagRun.dag_id.in_({d for d, _ in wanted}), DagRun.run_id.in_({r for _, r in wanted})
-        )
+        query = query.where(DagRun.dag_id.in_({d for d, _ in wanted}), DagRun.run_id.in_({r for _, r in wanted}))
         return [run for run in session.scalars(query) if (run.dag_id, run.run_id) in wanted]
     return list(session.scalars(query))
 
 
-def advance_runs(
-    session: Session, runs: list[DagRun], versions: DagVersions, *, now: datetime
-) -> datetime | None:
+def advance_runs(session: Session, runs: list[DagRun], versions: DagVersions, *, now: datetime) -> datetime | None:
     """Plan and apply each run; returns the earliest future time a run needs another look (retries)."""
     next_check: datetime | None = None
     for run in runs:
@@ -59,9 +55,7 @@ def _views(rows: list[Any]) -> dict[TIKey, TIView]:
     views = {}
     for row in rows:
         key = TIKey(row.task_id, row.map_index)
-        views[key] = TIView(
-            key=key, state=_STATES[row.state], try_number=row.try_number, next_try_at=row.next_try_at
-        )
+        views[key] = TIView(key=key, state=_STATES[row.state], try_number=row.try_number, next_try_at=row.next_try_at)
     return views
 
 
@@ -119,9 +113,7 @@ def _expand(
     placeholder = session.get(TaskInstance, placeholder_id)
     assert placeholder is not None
     if count == 0:
-        ti_queries.transition(
-            session, [placeholder_id], TaskState.SKIPPED, values={"end_date": now, "updated_at": now}
-        )
+        ti_queries.transition(session, [placeholder_id], TaskState.SKIPPED, values={"end_date": now, "updated_at": now})
         return
     ti_queries.transition(session, [placeholder_id], TaskState.REMOVED, values={"updated_at": now})
     session.add_all(

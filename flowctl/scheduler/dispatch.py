@@ -17,6 +17,7 @@ from flowctl.db.queries.runs import previous_successful_run
 from flowctl.executors.base import RunSnapshot, TaskCommand, TaskKey
 from flowctl.logs import task_log_path
 from flowctl.scheduler.runs import DagVersions
+from flowctl.serialization import DagSpec, TaskSpec
 from flowctl.state import TaskState
 
 
@@ -59,35 +60,52 @@ def dispatch_ready(
             continue
         if per_dag.get(ti.dag_id, 0) >= dag_limits.get(ti.dag_id, spec.max_active_tasks):
             continue
-        if (
-            task.max_active_tis_per_dag
-            and per_task.get((ti.dag_id, ti.task_id), 0) >= task.max_active_tis_per_dag
-        ):
+        if task.max_active_tis_per_dag and per_task.get((ti.dag_id, ti.task_id), 0) >= task.max_active_tis_per_dag:
             continue
         if per_pool.get(ti.pool, 0) + ti.pool_slots > pools.get(ti.pool, 0):
             continue
-        try_number = ti.try_number + 1
-        values = {"try_number": try_number, "queued_at": now, "queued_by_job_id": job_id, "updated_at": now}
-        if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
+        command = queue_task_instance(
+            session, ti, task, spec, run, log_folder=log_folder, job_id=job_id, snapshots=snapshots, now=now
+        )
+        if command is None:
             continue
         room -= 1
         per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
         per_task[(ti.dag_id, ti.task_id)] = per_task.get((ti.dag_id, ti.task_id), 0) + 1
         per_pool[ti.pool] = per_pool.get(ti.pool, 0) + ti.pool_slots
-        if try_number > 1:
-            xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
-        ti_queries.record_try_start(session, ti.id, try_number, at=now)
-        key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
-        commands.append(
-            TaskCommand(
-                key=key,
-                fileloc=spec.fileloc,
-                log_path=str(_log_path(log_folder, key)),
-                execution_timeout=task.execution_timeout,
-                run=snapshots.get(session, run),
-            )
-        )
+        commands.append(command)
     return commands
+
+
+def queue_task_instance(
+    session: Session,
+    ti: TaskInstance,
+    task: TaskSpec,
+    spec: DagSpec,
+    run: DagRun,
+    *,
+    log_folder: Path,
+    job_id: int | None,
+    now: datetime,
+    snapshots: _Snapshots | None = None,
+) -> TaskCommand | None:
+    """Start the next try of one task instance: queued, a new try row, its command (None if the task
+    instance changed state meanwhile)."""
+    try_number = ti.try_number + 1
+    values = {"try_number": try_number, "queued_at": now, "queued_by_job_id": job_id, "updated_at": now}
+    if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
+        return None
+    if try_number > 1:
+        xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
+    ti_queries.record_try_start(session, ti.id, try_number, at=now)
+    key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
+    return TaskCommand(
+        key=key,
+        fileloc=spec.fileloc,
+        log_path=str(_log_path(log_folder, key)),
+        execution_timeout=task.execution_timeout,
+        run=(snapshots or _Snapshots()).get(session, run),
+    )
 
 
 def _runs_of(session: Session, tis: list[TaskInstance]) -> dict[tuple[str, str], DagRun]:

@@ -27,9 +27,7 @@ def record_events(
     need planning again: a start changes nothing downstream)."""
     touched: set[tuple[str, str]] = set()
     for event in events:
-        ti = ti_queries.get(
-            session, event.key.dag_id, event.key.run_id, event.key.task_id, event.key.map_index
-        )
+        ti = ti_queries.get(session, event.key.dag_id, event.key.run_id, event.key.task_id, event.key.map_index)
         if ti is None or ti.try_number != event.key.try_number:
             continue  # cleared and requeued meanwhile: this try no longer matters to the current state
         if event.kind is EventKind.FINISHED:
@@ -69,9 +67,7 @@ def _finished(
     start = ti.start_date or now
     if ti.state == TaskState.RESTARTING:  # cleared while it ran: its process is gone now, run it again
         target, values = TaskState.NONE, {"next_try_at": None}
-        moved = ti_queries.transition(
-            session, [ti.id], target, values=values, expected=[TaskState.RESTARTING]
-        )
+        moved = ti_queries.transition(session, [ti.id], target, values=values, expected=[TaskState.RESTARTING])
     else:
         target, values = _target_state(ti, outcome, versions, session, now=now)
         values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)

@@ -128,9 +128,7 @@ class Scheduler:
         return timeout
 
     def _shutdown(self) -> None:
-        log.info(
-            "scheduler stopping: waiting up to %ss for running tasks", self.shutdown_grace.total_seconds()
-        )
+        log.info("scheduler stopping: waiting up to %ss for running tasks", self.shutdown_grace.total_seconds())
         final = self.executor.shutdown(grace=self.shutdown_grace)
         self.pending_events += final
         now = datetime.now(UTC)

@@ -33,7 +33,13 @@ def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: dat
             if attempt is not None:
                 attempt.state, attempt.end_date, attempt.error = target, now, reason
             if ti.try_number >= 1:
-                path = task_log_path(log_folder, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
-                                     map_index=ti.map_index, try_number=ti.try_number)  # fmt: skip
+                path = task_log_path(
+                    log_folder,
+                    dag_id=ti.dag_id,
+                    run_id=ti.run_id,
+                    task_id=ti.task_id,
+                    map_index=ti.map_index,
+                    try_number=ti.try_number,
+                )
                 append_line(path, f"[flowctl] {reason}: marked {target}")
     return len(orphans)

@@ -119,9 +119,7 @@ def start_queued_runs(session: Session, versions: DagVersions, *, now: datetime)
     )
     if not queued:
         return []
-    dags = {
-        d.dag_id: d for d in session.scalars(select(Dag).where(Dag.dag_id.in_({r.dag_id for r in queued})))
-    }
+    dags = {d.dag_id: d for d in session.scalars(select(Dag).where(Dag.dag_id.in_({r.dag_id for r in queued})))}
     running = {
         dag_id: count
         for dag_id, count in session.execute(
@@ -139,13 +137,18 @@ def start_queued_runs(session: Session, versions: DagVersions, *, now: datetime)
             run.dag_version_id = dag.latest_version_id
         if run.dag_version_id is None:
             continue
-        run.state = RunState.RUNNING
-        run.start_date = run.start_date or now
-        run.updated_at = now
+        start_run(session, run, versions, now=now)
         running[run.dag_id] = running.get(run.dag_id, 0) + 1
-        _create_task_instances(session, run, versions, now=now)
         started.append(run)
     return started
+
+
+def start_run(session: Session, run: DagRun, versions: DagVersions, *, now: datetime) -> None:
+    """queued -> running, with a task instance for every task of the run's DAG version."""
+    run.state = RunState.RUNNING
+    run.start_date = run.start_date or now
+    run.updated_at = now
+    _create_task_instances(session, run, versions, now=now)
 
 
 def _create_task_instances(session: Session, run: DagRun, versions: DagVersions, *, now: datetime) -> None:
@@ -153,9 +156,7 @@ def _create_task_instances(session: Session, run: DagRun, versions: DagVersions,
     weights = versions.weights[run.dag_version_id]  # type: ignore[index]
     existing = set(
         session.scalars(
-            select(TaskInstance.task_id).where(
-                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
-            )
+            select(TaskInstance.task_id).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
         )
     )
     session.add_all(

@@ -55,9 +55,7 @@ class BaseSensorOperator(BaseOperator):
         if self.mode not in MODES:
             raise DagDefinitionError(f"sensor {self.task_id!r}: mode {self.mode!r} is not poke or reschedule")
         if self.poke_interval < 0 or self.timeout < 0:
-            raise DagDefinitionError(
-                f"sensor {self.task_id!r}: poke_interval and timeout must not be negative"
-            )
+            raise DagDefinitionError(f"sensor {self.task_id!r}: poke_interval and timeout must not be negative")
 
     def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
         raise NotImplementedError(f"{type(self).__name__} must implement poke(context)")
@@ -80,9 +78,7 @@ class BaseSensorOperator(BaseOperator):
                 return result.xcom_value if isinstance(result, PokeReturnValue) else None
             waited = (pendulum.now("UTC") - first_poke_at).total_seconds()
             if waited >= self.timeout:
-                message = (
-                    f"sensor {self.task_id!r} timed out after {waited:.0f}s (timeout {self.timeout:.0f}s)"
-                )
+                message = f"sensor {self.task_id!r} timed out after {waited:.0f}s (timeout {self.timeout:.0f}s)"
                 raise SkipTask(message) if self.soft_fail else SensorTimeout(message)
             wait = min(self.interval_after(pokes), max(self.timeout - waited, 0))
             if self.mode == "reschedule":

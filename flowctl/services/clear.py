@@ -87,15 +87,11 @@ def clear(
         run = runs[run_id]
         if run.state in FINISHED_RUN_STATES:
             run.state, run.end_date, run.updated_at = RunState.QUEUED, None, actor.at
-    record_event(
-        session, "task.clear", owner=actor.name, at=actor.at, dag_id=dag_id, extra=f"{len(tis)} instances"
-    )
+    record_event(session, "task.clear", owner=actor.name, at=actor.at, dag_id=dag_id, extra=f"{len(tis)} instances")
     return tis
 
 
-def mark(
-    session: Session, dag_id: str, selection: Selection, state: TaskState, *, actor: Actor
-) -> list[TaskInstance]:
+def mark(session: Session, dag_id: str, selection: Selection, state: TaskState, *, actor: Actor) -> list[TaskInstance]:
     """Set success or failed directly; the run's state follows at the scheduler's next look."""
     if state not in (TaskState.SUCCESS, TaskState.FAILED):
         raise InvalidInput(f"can only mark success or failed, not {state}")
@@ -106,9 +102,7 @@ def mark(
         run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
         if run is not None and run.state in FINISHED_RUN_STATES:
             run.state, run.end_date, run.updated_at = RunState.QUEUED, None, now
-    record_event(
-        session, f"task.mark_{state}", owner=actor.name, at=now, dag_id=dag_id, extra=f"{len(tis)} instances"
-    )
+    record_event(session, f"task.mark_{state}", owner=actor.name, at=now, dag_id=dag_id, extra=f"{len(tis)} instances")
     return tis
 
 

@@ -30,9 +30,7 @@ def add_connection(session: Session, cipher: SecretCipher, conn: Connection, *, 
     record_event(session, "connection.add", owner=actor.name, at=actor.at, extra=conn.conn_id)
 
 
-def get_connection(
-    session: Session, cipher: SecretCipher, conn_id: str, *, environ: Mapping[str, str]
-) -> Connection:
+def get_connection(session: Session, cipher: SecretCipher, conn_id: str, *, environ: Mapping[str, str]) -> Connection:
     """The connection named `conn_id`: from `FLOWCTL_CONN_<ID>` if set, else from the DB."""
     from_env = connection_from_environment(conn_id, environ)
     if from_env is not None:

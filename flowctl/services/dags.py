@@ -33,7 +33,18 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, actor: Actor) -> 
     dag = require_dag(session, dag_id)
     changed = dag.is_paused != paused
     dag.is_paused = paused
-    record_event(
-        session, "dag.pause" if paused else "dag.unpause", owner=actor.name, at=actor.at, dag_id=dag_id
-    )
+    record_event(session, "dag.pause" if paused else "dag.unpause", owner=actor.name, at=actor.at, dag_id=dag_id)
     return changed
+
+
+def delete_dag(session: Session, dag_id: str, *, actor: Actor) -> None:
+    """Delete the DAG row (its runs, task instances, XComs and versions go with it) and forget its
+    file's hash, so the file, which stays, is parsed again as a new DAG."""
+    from flowctl.db.queries.dags import forget_dag_files
+
+    dag = require_dag(session, dag_id)
+    fileloc = dag.fileloc
+    session.delete(dag)
+    session.flush()
+    forget_dag_files(session, [fileloc])
+    record_event(session, "dag.delete", owner=actor.name, at=actor.at, dag_id=dag_id)

@@ -75,9 +75,7 @@ def require_run(session: Session, dag_id: str, run_id: str) -> DagRun:
     return run
 
 
-def list_runs(
-    session: Session, dag_id: str, *, state: str | None = None, limit: int | None = None
-) -> list[DagRun]:
+def list_runs(session: Session, dag_id: str, *, state: str | None = None, limit: int | None = None) -> list[DagRun]:
     require_dag(session, dag_id)
     query = select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.logical_date.desc())
     if state:
@@ -92,9 +90,7 @@ def task_instances(session: Session, dag_id: str, run_id: str) -> list[TaskInsta
     return list(
         session.scalars(
             select(TaskInstance)
-            .where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.state != "removed"
-            )
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.state != "removed")
             .order_by(TaskInstance.task_id, TaskInstance.map_index)
         )
     )

@@ -178,9 +178,7 @@ def upgrade() -> None:
         "dag_tag",
         sa.Column("dag_id", _id_string(250), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["dag_id"], ["dag.dag_id"], name=op.f("fk_dag_tag_dag_id_dag"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["dag_id"], ["dag.dag_id"], name=op.f("fk_dag_tag_dag_id_dag"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("dag_id", "name", name=op.f("pk_dag_tag")),
     )
     op.create_table(
@@ -217,9 +215,7 @@ def upgrade() -> None:
         sa.Column("creating_job_id", sa.Integer(), nullable=True),
         sa.Column("clear_number", sa.Integer(), nullable=False),
         sa.Column("updated_at", _utc_datetime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["dag_id"], ["dag.dag_id"], name=op.f("fk_dag_run_dag_id_dag"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["dag_id"], ["dag.dag_id"], name=op.f("fk_dag_run_dag_id_dag"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["dag_version_id"],
             ["serialized_dag.id"],
@@ -272,9 +268,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_task_instance_dag_id_state"), "task_instance", ["dag_id", "state"], unique=False)
-    op.create_index(
-        op.f("ix_task_instance_queued_by_job_id"), "task_instance", ["queued_by_job_id"], unique=False
-    )
+    op.create_index(op.f("ix_task_instance_queued_by_job_id"), "task_instance", ["queued_by_job_id"], unique=False)
     op.create_index(op.f("ix_task_instance_state_pool"), "task_instance", ["state", "pool"], unique=False)
 
     op.create_table(

@@ -65,16 +65,26 @@ def test_add_with_uri_stores_each_part_of_the_uri(cli_db: Cli) -> None:
 
 def test_add_with_type_and_fields_stores_each_field(cli_db: Cli) -> None:
     result = cli_db(
-        "connections", "add", "api",
-        "--conn-type", "http",
-        "--conn-host", "api.example.com",
-        "--conn-port", "443",
-        "--conn-login", "bot",
-        "--conn-password", PASSWORD,
-        "--conn-schema", "https",
-        "--conn-extra", '{"timeout": 5}',
-        "--conn-description", "Public API",
-    )  # fmt: skip
+        "connections",
+        "add",
+        "api",
+        "--conn-type",
+        "http",
+        "--conn-host",
+        "api.example.com",
+        "--conn-port",
+        "443",
+        "--conn-login",
+        "bot",
+        "--conn-password",
+        PASSWORD,
+        "--conn-schema",
+        "https",
+        "--conn-extra",
+        '{"timeout": 5}',
+        "--conn-description",
+        "Public API",
+    )
 
     assert result.exit_code == 0, result.stderr
     assert _get_json(cli_db, "api", "--show-secrets") == {
@@ -143,9 +153,7 @@ def test_secret_looking_keys_in_extra_are_masked_without_show_secrets(cli_db: Cl
     assert unmasked == extra
 
 
-def test_password_and_extra_are_encrypted_in_the_db_row(
-    cli_db: Cli, session_factory: sessionmaker[Session]
-) -> None:
+def test_password_and_extra_are_encrypted_in_the_db_row(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     _add_warehouse(cli_db)
 
     with session_factory() as session:
@@ -371,9 +379,7 @@ def test_import_skips_existing_ids_unless_overwrite(cli_db: Cli, tmp_path: Path)
     assert _get_json(cli_db, "warehouse", "--show-secrets")["password"] is None
 
 
-def test_over_long_host_is_refused_alike_on_every_backend(
-    cli_db: Cli, session_factory: sessionmaker[Session]
-) -> None:
+def test_over_long_host_is_refused_alike_on_every_backend(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     result = cli_db("connections", "add", "long", "--conn-type", "http", "--conn-host", "h" * 501)
 
     assert "host of connection 'long' is longer than 500 characters" in one_line_error(result)

@@ -167,9 +167,7 @@ def test_reserialize_exits_0_and_records_broken_files_as_import_errors(
 
     assert result.exit_code == 0, result.stderr
     assert sorted(dags_by_id(cli_db)) == ["every_ten", "manual", "seoul"]
-    assert [Path(row["filename"]).name for row in run_json(cli_db, "dags", "list-import-errors")] == [
-        "broken.py"
-    ]
+    assert [Path(row["filename"]).name for row in run_json(cli_db, "dags", "list-import-errors")] == ["broken.py"]
 
 
 # pausing
@@ -189,9 +187,7 @@ def test_new_dags_start_unpaused_when_the_configuration_says_so(cli_db: Cli, sha
     assert {row["is_paused"] for row in rows.values()} == {False}
 
 
-def test_is_paused_upon_creation_in_the_dag_file_wins_over_the_configuration(
-    cli_db: Cli, dags_folder: Path
-) -> None:
+def test_is_paused_upon_creation_in_the_dag_file_wins_over_the_configuration(cli_db: Cli, dags_folder: Path) -> None:
     write(
         dags_folder,
         "eager.py",
@@ -228,23 +224,16 @@ def test_an_unpaused_dag_stays_unpaused_when_its_file_changes(cli_db: Cli, shape
     assert dags_by_id(cli_db)["seoul"]["is_paused"] is False
 
 
-def test_existing_dags_keep_their_pause_state_when_the_creation_default_changes(
-    cli_db: Cli, shapes: Path
-) -> None:
+def test_existing_dags_keep_their_pause_state_when_the_creation_default_changes(cli_db: Cli, shapes: Path) -> None:
     assert dags_by_id(cli_db)["seoul"]["is_paused"] is True
 
-    assert (
-        cli_db("dags", "reserialize", env={"FLOWCTL__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false"}).exit_code
-        == 0
-    )
+    assert cli_db("dags", "reserialize", env={"FLOWCTL__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false"}).exit_code == 0
 
     assert dags_by_id(cli_db)["seoul"]["is_paused"] is True
 
 
 @pytest.mark.parametrize("command", ["pause", "unpause"])
-def test_pausing_an_unknown_dag_is_a_one_line_error_naming_it(
-    cli_db: Cli, shapes: Path, command: str
-) -> None:
+def test_pausing_an_unknown_dag_is_a_one_line_error_naming_it(cli_db: Cli, shapes: Path, command: str) -> None:
     assert "'nope'" in one_line_error(cli_db("dags", command, "nope"))
 
 

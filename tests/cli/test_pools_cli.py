@@ -28,9 +28,7 @@ def _pool_count(session_factory: sessionmaker[Session]) -> int:
         return session.scalar(select(func.count()).select_from(models.Pool)) or 0
 
 
-def _add_task_instances(
-    session_factory: sessionmaker[Session], *states_pools_slots: tuple[str, str, int]
-) -> None:
+def _add_task_instances(session_factory: sessionmaker[Session], *states_pools_slots: tuple[str, str, int]) -> None:
     """One DAG run holding a task instance per (state, pool, pool_slots)."""
     with session_factory.begin() as session:
         session.add(models.Dag(dag_id="etl", fileloc="/dags/etl.py", max_active_runs=1, max_active_tasks=16))
@@ -156,9 +154,7 @@ def test_negative_slots_fail_and_write_nothing(cli_db: Cli, session_factory: ses
 
 
 @pytest.mark.parametrize("slots", ["abc", "1.5", ""])
-def test_non_integer_slots_are_a_usage_error(
-    cli_db: Cli, session_factory: sessionmaker[Session], slots: str
-) -> None:
+def test_non_integer_slots_are_a_usage_error(cli_db: Cli, session_factory: sessionmaker[Session], slots: str) -> None:
     result = cli_db("pools", "set", "etl", slots, "Nightly loads")
 
     assert result.exit_code == 2

@@ -20,10 +20,13 @@ def _with_key(key: str) -> dict[str, str]:
 
 def _store_secrets_under(cli: Cli, key: str) -> None:
     added = cli(
-        "connections", "add", "warehouse",
-        "--conn-uri", f"postgresql://alice:{PASSWORD}@db.example.com/sales?api_token=tok",
+        "connections",
+        "add",
+        "warehouse",
+        "--conn-uri",
+        f"postgresql://alice:{PASSWORD}@db.example.com/sales?api_token=tok",
         env=_with_key(key),
-    )  # fmt: skip
+    )
     assert added.exit_code == 0, added.stderr
     assert cli("variables", "set", "db_password", SECRET_VALUE, env=_with_key(key)).exit_code == 0
 

@@ -18,14 +18,21 @@ COLUMNS = ["username", "email", "role", "first_name", "last_name"]
 
 def _create(cli: Cli, username: str = "alice", *, role: str = "Admin", email: str | None = None) -> CliResult:
     return cli(
-        "users", "create",
-        "--username", username,
-        "--role", role,
-        "--email", email or f"{username}@example.com",
-        "--password", PASSWORD,
-        "--firstname", username.title(),
-        "--lastname", "Tester",
-    )  # fmt: skip
+        "users",
+        "create",
+        "--username",
+        username,
+        "--role",
+        role,
+        "--email",
+        email or f"{username}@example.com",
+        "--password",
+        PASSWORD,
+        "--firstname",
+        username.title(),
+        "--lastname",
+        "Tester",
+    )
 
 
 def _user_rows(session_factory: sessionmaker[Session]) -> list[models.User]:
@@ -47,9 +54,7 @@ def _usernames(cli: Cli) -> list[str]:
 def test_create_with_random_password_prints_it_once_and_stores_only_its_hash(
     cli_db: Cli, session_factory: sessionmaker[Session]
 ) -> None:
-    result = cli_db(
-        "users", "create", "-u", "alice", "-r", "Admin", "-e", "a@example.com", "--use-random-password"
-    )
+    result = cli_db("users", "create", "-u", "alice", "-r", "Admin", "-e", "a@example.com", "--use-random-password")
 
     assert result.exit_code == 0, result.stderr
     password_lines = [line for line in result.stdout.splitlines() if line.startswith("Password: ")]
@@ -155,9 +160,18 @@ def test_create_with_a_short_password_fails(cli_db: Cli, session_factory: sessio
 
 def test_create_with_both_password_options_fails(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     result = cli_db(
-        "users", "create", "-u", "alice", "-r", "Admin", "-e", "alice@example.com",
-        "-p", PASSWORD, "--use-random-password",
-    )  # fmt: skip
+        "users",
+        "create",
+        "-u",
+        "alice",
+        "-r",
+        "Admin",
+        "-e",
+        "alice@example.com",
+        "-p",
+        PASSWORD,
+        "--use-random-password",
+    )
 
     one_line_error(result)
     assert _user_count(session_factory) == 0
@@ -200,18 +214,12 @@ def test_delete_without_a_username_is_a_usage_error(cli_db: Cli) -> None:
 
 def test_usernames_are_case_sensitive_and_emails_are_not(cli_db: Cli) -> None:
     assert (
-        cli_db(
-            "users", "create", "-u", "bob", "-r", "User", "-e", "Bob@Example.com", "-p", "long-enough"
-        ).exit_code
+        cli_db("users", "create", "-u", "bob", "-r", "User", "-e", "Bob@Example.com", "-p", "long-enough").exit_code
         == 0
     )
 
-    other_bob = cli_db(
-        "users", "create", "-u", "Bob", "-r", "User", "-e", "bob2@example.com", "-p", "long-enough"
-    )
-    same_email = cli_db(
-        "users", "create", "-u", "robert", "-r", "User", "-e", "BOB@example.COM", "-p", "long-enough"
-    )
+    other_bob = cli_db("users", "create", "-u", "Bob", "-r", "User", "-e", "bob2@example.com", "-p", "long-enough")
+    same_email = cli_db("users", "create", "-u", "robert", "-r", "User", "-e", "BOB@example.COM", "-p", "long-enough")
 
     assert other_bob.exit_code == 0, other_bob.stderr
     assert same_email.exit_code == 1

@@ -50,9 +50,7 @@ def test_set_then_get_prints_the_value(cli_db: Cli) -> None:
     assert _get(cli_db, "greeting") == "hello world"
 
 
-def test_set_of_an_existing_key_replaces_its_value(
-    cli_db: Cli, session_factory: sessionmaker[Session]
-) -> None:
+def test_set_of_an_existing_key_replaces_its_value(cli_db: Cli, session_factory: sessionmaker[Session]) -> None:
     _set(cli_db, "greeting", "hello")
     _set(cli_db, "greeting", "bonjour")
 
@@ -129,9 +127,7 @@ def test_set_json_stores_the_value_and_get_json_pretty_prints_it(cli_db: Cli) ->
     assert pretty.stdout == json.dumps(value, indent=2) + "\n"
 
 
-@pytest.mark.parametrize(
-    "value", ["{not json", "", "{'single': 'quotes'}"], ids=["broken", "empty", "quotes"]
-)
+@pytest.mark.parametrize("value", ["{not json", "", "{'single': 'quotes'}"], ids=["broken", "empty", "quotes"])
 def test_set_json_of_invalid_json_fails_and_writes_nothing(
     cli_db: Cli, session_factory: sessionmaker[Session], value: str
 ) -> None:

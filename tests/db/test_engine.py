@@ -16,8 +16,10 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout_and_foreign_keys(tmp_path: Pa
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
 
     with engine.connect() as conn:
-        pragmas = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in
-                   ("journal_mode", "busy_timeout", "foreign_keys")}  # fmt: skip
+        pragmas = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "busy_timeout", "foreign_keys")
+        }
 
     assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1}
     engine.dispose()

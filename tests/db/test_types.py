@@ -75,17 +75,13 @@ def test_json_and_large_values_round_trip(session_factory: sessionmaker[Session]
         _add_dag(session)
         session.flush()
         session.add(
-            SerializedDag(
-                dag_id="example", content_hash="h", data=big, fileloc="/x", created_at=datetime.now(UTC)
-            )
+            SerializedDag(dag_id="example", content_hash="h", data=big, fileloc="/x", created_at=datetime.now(UTC))
         )
         _add_run(session, conf={"a": [1, 2]})
         ti = TaskInstance(dag_id="example", run_id="r1", task_id="t")
         session.add(ti)
         session.flush()
-        session.add(
-            XCom(task_instance_id=ti.id, key="return_value", value=blob, created_at=datetime.now(UTC))
-        )
+        session.add(XCom(task_instance_id=ti.id, key="return_value", value=blob, created_at=datetime.now(UTC)))
 
     with session_scope(session_factory) as session:
         assert session.scalar(select(SerializedDag.data)) == big

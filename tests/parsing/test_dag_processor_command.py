@@ -41,9 +41,7 @@ def test_new_and_broken_files_are_picked_up_while_it_runs(tmp_path: Path) -> Non
     flowctl = [sys.executable, "-m", "flowctl"]
     subprocess.run([*flowctl, "db", "init"], env=env, check=True, capture_output=True)
     (home / "dags").mkdir()
-    process = subprocess.Popen(
-        [*flowctl, "dag-processor"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    process = subprocess.Popen([*flowctl, "dag-processor"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     engine = create_engine(f"sqlite:///{home / 'flowctl.db'}")
     try:
         # When a DAG file and a broken file appear

@@ -211,9 +211,7 @@ def test_import_error_rows_name_the_full_path_of_the_broken_file(flowctl: Cli, d
     assert [row["filename"] for row in rows] == [str(broken)]
 
 
-def test_fixing_a_broken_file_clears_its_import_error_on_the_next_dags_list(
-    flowctl: Cli, dags_folder: Path
-) -> None:
+def test_fixing_a_broken_file_clears_its_import_error_on_the_next_dags_list(flowctl: Cli, dags_folder: Path) -> None:
     # Given a file that failed to import
     write(dags_folder, "report.py", BROKEN_FILES["cycle.py"][0])
     assert list(import_errors(flowctl)) == ["report.py"]
@@ -227,9 +225,7 @@ def test_fixing_a_broken_file_clears_its_import_error_on_the_next_dags_list(
     assert import_errors(flowctl) == {}
 
 
-def test_a_file_that_breaks_keeps_its_dag_listed_and_shows_the_import_error(
-    flowctl: Cli, dags_folder: Path
-) -> None:
+def test_a_file_that_breaks_keeps_its_dag_listed_and_shows_the_import_error(flowctl: Cli, dags_folder: Path) -> None:
     write_dag(dags_folder, "report.py", "report")
     assert listed_dag_ids(flowctl) == ["report"]
 
@@ -302,9 +298,7 @@ def test_a_dag_removed_from_a_file_that_still_exists_becomes_stale(flowctl: Cli,
     assert listed_dag_ids(flowctl) == ["new_name"]
 
 
-def test_a_file_whose_content_did_not_change_is_not_imported_again(
-    flowctl: Cli, dags_folder: Path, home: Path
-) -> None:
+def test_a_file_whose_content_did_not_change_is_not_imported_again(flowctl: Cli, dags_folder: Path, home: Path) -> None:
     # Given a DAG file that appends a line to a side file each time it is imported
     imports_log = home / "imports.log"
     write_dag(
@@ -326,9 +320,7 @@ def test_a_file_whose_content_did_not_change_is_not_imported_again(
     assert imports_log.read_text().splitlines() == ["imported"]
 
 
-def test_reserialize_imports_every_file_again_even_if_unchanged(
-    flowctl: Cli, dags_folder: Path, home: Path
-) -> None:
+def test_reserialize_imports_every_file_again_even_if_unchanged(flowctl: Cli, dags_folder: Path, home: Path) -> None:
     imports_log = home / "imports.log"
     write_dag(
         dags_folder,
@@ -506,9 +498,7 @@ def test_a_dag_file_can_import_a_helper_module_from_the_dags_folder(flowctl: Cli
     assert import_errors(flowctl) == {}
 
 
-def test_a_symlink_loop_in_the_dags_folder_does_not_parse_files_repeatedly(
-    flowctl: Cli, dags_folder: Path
-) -> None:
+def test_a_symlink_loop_in_the_dags_folder_does_not_parse_files_repeatedly(flowctl: Cli, dags_folder: Path) -> None:
     write_dag(dags_folder, "pipeline.py", "pipeline")
     (dags_folder / "loop").symlink_to(dags_folder, target_is_directory=True)
 

@@ -119,9 +119,7 @@ def test_home_placeholder_expands_in_paths_and_db_url(tmp_path: Path) -> None:
         ("FLOWCTL__CORE__PARALLELISM", "0", "[core] parallelism = 0"),
     ],
 )
-def test_bad_value_error_names_section_key_and_value(
-    tmp_path: Path, variable: str, value: str, message: str
-) -> None:
+def test_bad_value_error_names_section_key_and_value(tmp_path: Path, variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"FLOWCTL_HOME": str(tmp_path), variable: value})
 

@@ -12,18 +12,14 @@ from flowctl.exceptions import InvalidInput
 PASSWORD = "s3cr3t-Pa55"
 
 # Parts that are hard to carry in a URI: every URI delimiter, the escape char itself, unicode.
-tricky_text = st.sampled_from(
-    ["@:/?#%", "p@ss:w/rd?x=1&y#z", "%41%zz", "a b+c", "://", "[::1]", "héllo wörld ✓"]
-)
+tricky_text = st.sampled_from(["@:/?#%", "p@ss:w/rd?x=1&y#z", "%41%zz", "a b+c", "://", "[::1]", "héllo wörld ✓"])
 any_text = st.text(st.characters(codec="utf-8"), max_size=20)
 optional_text = st.none() | st.just("") | tricky_text | any_text
 json_scalar = st.none() | st.booleans() | st.integers() | any_text
 json_value = st.recursive(
     json_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3)
 )
-flat_extra = st.dictionaries(
-    any_text | tricky_text | st.just("__extra__"), any_text | tricky_text, max_size=4
-)
+flat_extra = st.dictionaries(any_text | tricky_text | st.just("__extra__"), any_text | tricky_text, max_size=4)
 extra_text = st.builds(json.dumps, flat_extra) | st.builds(
     json.dumps, st.dictionaries(any_text, json_value, max_size=4), indent=st.none() | st.just(2)
 )
@@ -153,9 +149,7 @@ def test_get_uri_refuses_a_conn_type_it_cannot_write_back(conn_type: str) -> Non
         ("", "has no scheme"),
     ],
 )
-def test_malformed_uri_raises_one_line_naming_the_connection_without_the_password(
-    uri: str, problem: str
-) -> None:
+def test_malformed_uri_raises_one_line_naming_the_connection_without_the_password(uri: str, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem) as exc:
         Connection.from_uri("my_db", uri)
 
@@ -166,18 +160,10 @@ def test_malformed_uri_raises_one_line_naming_the_connection_without_the_passwor
 
 
 def test_from_json_reads_extra_given_as_object_or_text() -> None:
-    as_object = Connection.from_json(
-        "api", '{"conn_type": "http", "host": "h", "port": "8080", "extra": {"a": 1}}'
-    )
-    as_text = Connection.from_json(
-        "api", '{"conn_type": "http", "host": "h", "port": 8080, "extra": "{\\"a\\": 1}"}'
-    )
+    as_object = Connection.from_json("api", '{"conn_type": "http", "host": "h", "port": "8080", "extra": {"a": 1}}')
+    as_text = Connection.from_json("api", '{"conn_type": "http", "host": "h", "port": 8080, "extra": "{\\"a\\": 1}"}')
 
-    assert (
-        as_object
-        == as_text
-        == Connection(conn_id="api", conn_type="http", host="h", port=8080, extra='{"a": 1}')
-    )
+    assert as_object == as_text == Connection(conn_id="api", conn_type="http", host="h", port=8080, extra='{"a": 1}')
 
 
 @pytest.mark.parametrize(
@@ -201,9 +187,7 @@ def test_malformed_json_raises_invalid_input_naming_the_connection(text: str, pr
 
 
 def test_to_dict_leaves_out_the_password_unless_secrets_are_shown() -> None:
-    connection = Connection(
-        conn_id="db", conn_type="postgres", login="u", password=PASSWORD, extra='{"a": 1}'
-    )
+    connection = Connection(conn_id="db", conn_type="postgres", login="u", password=PASSWORD, extra='{"a": 1}')
 
     hidden = connection.to_dict(show_secrets=False)
     shown = connection.to_dict(show_secrets=True)
@@ -271,15 +255,11 @@ def test_environment_connection_from_a_uri() -> None:
 
 
 def test_environment_connection_from_json() -> None:
-    environ = {
-        "FLOWCTL_CONN_API": ' {"conn_type": "http", "host": "https://api.example.com", "extra": {"v": 2}}'
-    }
+    environ = {"FLOWCTL_CONN_API": ' {"conn_type": "http", "host": "https://api.example.com", "extra": {"v": 2}}'}
 
     connection = connection_from_environment("api", environ)
 
-    assert connection == Connection(
-        conn_id="api", conn_type="http", host="https://api.example.com", extra='{"v": 2}'
-    )
+    assert connection == Connection(conn_id="api", conn_type="http", host="https://api.example.com", extra='{"v": 2}')
 
 
 @pytest.mark.parametrize("environ", [{}, {"FLOWCTL_CONN_API": ""}, {"FLOWCTL_CONN_OTHER": "http://h"}])
@@ -290,8 +270,6 @@ def test_environment_connection_is_none_when_the_variable_is_unset_or_empty(envi
 def test_environment_connection_error_names_the_variable() -> None:
     environ = {"FLOWCTL_CONN_API": f"http://u:{PASSWORD}@host:http"}
 
-    with pytest.raises(
-        InvalidInput, match=r"^environment variable FLOWCTL_CONN_API: port of connection 'api'"
-    ) as exc:
+    with pytest.raises(InvalidInput, match=r"^environment variable FLOWCTL_CONN_API: port of connection 'api'") as exc:
         connection_from_environment("api", environ)
     assert PASSWORD not in str(exc.value)

@@ -116,9 +116,7 @@ def test_apply_defaults_keeps_what_the_dag_file_set() -> None:
         is_paused_upon_creation=True,
     )
 
-    dag.apply_defaults(
-        DagDefaults(catchup=True, max_active_runs=9, max_active_tasks=9, is_paused_upon_creation=False)
-    )
+    dag.apply_defaults(DagDefaults(catchup=True, max_active_runs=9, max_active_tasks=9, is_paused_upon_creation=False))
 
     assert (dag.catchup, dag.max_active_runs, dag.max_active_tasks) == (False, 1, 2)
     assert dag.is_paused_upon_creation is True

@@ -33,11 +33,7 @@ def test_log_path_of_an_unmapped_task(tmp_path: Path) -> None:
     path = task_log_path(tmp_path, **IDS, map_index=-1, try_number=2)
 
     assert path == (
-        tmp_path
-        / "dag_id=report"
-        / "run_id=scheduled__2024-01-02T03:04:05+00:00"
-        / "task_id=load"
-        / "attempt=2.log"
+        tmp_path / "dag_id=report" / "run_id=scheduled__2024-01-02T03:04:05+00:00" / "task_id=load" / "attempt=2.log"
     )
 
 
@@ -70,9 +66,7 @@ def test_log_path_rejects_ids_that_could_leave_the_folder(tmp_path: Path, field:
         task_log_path(tmp_path, **{**IDS, field: bad}, map_index=-1, try_number=1)
 
 
-@pytest.mark.parametrize(
-    "literal", ["%2e%2e", "...", "a..b", "manual__2024-01-01T00:00:00.123+09:00", "x" * 250]
-)
+@pytest.mark.parametrize("literal", ["%2e%2e", "...", "a..b", "manual__2024-01-01T00:00:00.123+09:00", "x" * 250])
 def test_log_path_accepts_dots_and_percent_text_that_is_no_traversal(tmp_path: Path, literal: str) -> None:
     path = task_log_path(tmp_path, **{**IDS, "run_id": literal}, map_index=-1, try_number=1)
 
@@ -318,9 +312,7 @@ def test_follow_yields_lines_as_a_writer_appends_them(tmp_path: Path) -> None:
 
     # When following until everything is seen (or the deadline passes)
     writer.start()
-    for text in follow(
-        path, poll=0.01, stop=lambda: "".join(received) == expected or time.monotonic() > deadline
-    ):
+    for text in follow(path, poll=0.01, stop=lambda: "".join(received) == expected or time.monotonic() > deadline):
         received.append(text)
     writer.join()
 

@@ -186,9 +186,7 @@ def test_no_recipients_is_a_notification_error() -> None:
 
 def test_subject_with_a_line_break_is_refused_not_injected(smtp_server: SmtpServer) -> None:
     with pytest.raises(NotificationError):
-        send_email(
-            _smtp(smtp_server.port), to=["ops@example.com"], subject="s\nBcc: evil@example.com", html="h"
-        )
+        send_email(_smtp(smtp_server.port), to=["ops@example.com"], subject="s\nBcc: evil@example.com", html="h")
 
     assert smtp_server.handler.envelopes == []
 
@@ -222,9 +220,7 @@ def test_task_email_subject_names_dag_task_outcome_and_try(kind: Any, expected: 
 
 
 def test_task_email_body_has_every_field_and_escapes_each_in_html() -> None:
-    _, html, text = _failure_email(
-        run_id="manual__<b>1</b>", state="<i>failed</i>", log_url=LOG_URL + "&x=<y>"
-    )
+    _, html, text = _failure_email(run_id="manual__<b>1</b>", state="<i>failed</i>", log_url=LOG_URL + "&x=<y>")
 
     for raw in (
         "report",
@@ -252,8 +248,7 @@ def test_log_url_quotes_each_path_segment() -> None:
     )
 
     assert url == (
-        "http://host:8080/dags/report/runs/scheduled__2024-01-01T00%3A00%3A00%2B00%3A00"
-        "/tasks/group.load?try_number=3"
+        "http://host:8080/dags/report/runs/scheduled__2024-01-01T00%3A00%3A00%2B00%3A00/tasks/group.load?try_number=3"
     )
 
 

@@ -122,9 +122,7 @@ def test_unknown_argument_in_default_args_is_ignored() -> None:
     assert not hasattr(task, "no_such_argument")
 
 
-@pytest.mark.parametrize(
-    "legacy", [{"provide_context": True}, {"sla": timedelta(hours=1)}, {"executor_config": {}}]
-)
+@pytest.mark.parametrize("legacy", [{"provide_context": True}, {"sla": timedelta(hours=1)}, {"executor_config": {}}])
 def test_airflow_era_arguments_are_accepted_and_ignored(legacy: dict[str, Any]) -> None:
     with DAG("legacy"):
         task = PythonOperator(task_id="t", python_callable=noop, **legacy)

@@ -114,9 +114,7 @@ def test_templates_dict_is_passed_when_the_callable_names_it(context: dict[str, 
     def wants_templates(templates_dict: dict[str, str]) -> str:
         return templates_dict["query"]
 
-    operator = PythonOperator(
-        task_id="t", python_callable=wants_templates, templates_dict={"query": "SELECT 1"}
-    )
+    operator = PythonOperator(task_id="t", python_callable=wants_templates, templates_dict={"query": "SELECT 1"})
 
     assert operator.execute(context) == "SELECT 1"
 
@@ -247,9 +245,7 @@ def test_bash_env_replaces_the_environment(context: dict[str, Any], monkeypatch:
     assert operator.execute(context) == "inner unset"
 
 
-def test_bash_append_env_adds_to_the_environment(
-    context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bash_append_env_adds_to_the_environment(context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWCTL_TEST_OUTER", "outer")
     operator = BashOperator(
         task_id="t",
@@ -261,9 +257,7 @@ def test_bash_append_env_adds_to_the_environment(
     assert operator.execute(context) == "inner outer"
 
 
-def test_bash_without_env_inherits_the_environment(
-    context: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bash_without_env_inherits_the_environment(context: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWCTL_TEST_OUTER", "outer")
 
     assert BashOperator(task_id="t", bash_command="echo $FLOWCTL_TEST_OUTER").execute(context) == "outer"
@@ -318,9 +312,7 @@ def test_poke_mode_pokes_until_done(context: dict[str, Any]) -> None:
 
 
 def test_poke_return_value_gives_the_xcom_value(context: dict[str, Any]) -> None:
-    sensor = CountingSensor(
-        task_id="s", done_after=2, result=PokeReturnValue(True, {"path": "/x"}), poke_interval=TINY
-    )
+    sensor = CountingSensor(task_id="s", done_after=2, result=PokeReturnValue(True, {"path": "/x"}), poke_interval=TINY)
 
     assert sensor.execute(context) == {"path": "/x"}
 
@@ -393,9 +385,7 @@ def test_exponential_backoff_doubles_the_interval_up_to_max_wait() -> None:
 
 
 def test_sensor_intervals_accept_timedeltas() -> None:
-    sensor = CountingSensor(
-        task_id="s", done_after=1, poke_interval=timedelta(minutes=2), timeout=timedelta(hours=1)
-    )
+    sensor = CountingSensor(task_id="s", done_after=1, poke_interval=timedelta(minutes=2), timeout=timedelta(hours=1))
 
     assert (sensor.poke_interval, sensor.timeout) == (120, 3600)
 
@@ -434,9 +424,7 @@ def test_python_sensor_callable_may_return_a_poke_return_value(context: dict[str
 
 
 def test_python_sensor_soft_fail_skips_on_timeout(context: dict[str, Any]) -> None:
-    sensor = PythonSensor(
-        task_id="s", python_callable=lambda: False, poke_interval=TINY, timeout=0.02, soft_fail=True
-    )
+    sensor = PythonSensor(task_id="s", python_callable=lambda: False, poke_interval=TINY, timeout=0.02, soft_fail=True)
 
     with pytest.raises(SkipTask):
         sensor.execute(context)
@@ -453,8 +441,6 @@ def test_custom_operator_execute_result_is_returned_for_xcom(context: dict[str, 
 def test_environment_of_this_process_is_untouched_by_bash_env(context: dict[str, Any]) -> None:
     before = dict(os.environ)
 
-    BashOperator(task_id="t", bash_command="true", env={"ONLY_FOR_BASH": "1"}, append_env=True).execute(
-        context
-    )
+    BashOperator(task_id="t", bash_command="true", env={"ONLY_FOR_BASH": "1"}, append_env=True).execute(context)
 
     assert dict(os.environ) == before

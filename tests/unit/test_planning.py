@@ -366,9 +366,7 @@ def test_up_for_reschedule_without_a_time_is_scheduled_at_once() -> None:
 
 
 def test_retry_delay_doubles_per_try_with_exponential_backoff_up_to_the_maximum() -> None:
-    task = make_spec(
-        "t", t={"retry_delay": 60, "retry_exponential_backoff": True, "max_retry_delay": 300}
-    ).tasks["t"]
+    task = make_spec("t", t={"retry_delay": 60, "retry_exponential_backoff": True, "max_retry_delay": 300}).tasks["t"]
 
     delays = [retry_delay(task, n).total_seconds() for n in (1, 2, 3, 4, 1000)]
 
@@ -443,9 +441,7 @@ def test_downstream_of_a_mapped_task_waits_for_all_its_map_indexes() -> None:
         ("absolute", {"a": 1, "b": 2, "c": 4, "d": 8}),
     ],
 )
-def test_priority_weights_on_a_diamond_count_each_relative_once(
-    weight_rule: str, expected: dict[str, int]
-) -> None:
+def test_priority_weights_on_a_diamond_count_each_relative_once(weight_rule: str, expected: dict[str, int]) -> None:
     spec = make_spec(
         "a >> b >> d, a >> c >> d",
         a={"priority_weight": 1, "weight_rule": weight_rule},
@@ -465,9 +461,7 @@ def test_explain_gives_a_reason_for_every_unfinished_instance_that_is_not_ready(
     retry = TIView(TIKey("r"), TaskState.UP_FOR_RETRY, next_try_at=NOW + timedelta(minutes=5))
     poke = TIView(TIKey("s"), TaskState.UP_FOR_RESCHEDULE, next_try_at=NOW + timedelta(minutes=1))
 
-    result = plan(
-        spec, {"a": "success", "b": "running", "c": "queued", "q": "queued"}, retry, poke, explain=True
-    )
+    result = plan(spec, {"a": "success", "b": "running", "c": "queued", "q": "queued"}, retry, poke, explain=True)
 
     assert result.waiting == {
         TIKey("b"): ["already running"],

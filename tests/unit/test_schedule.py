@@ -206,9 +206,7 @@ def test_ten_minute_delta_first_run_covers_1000_to_1010_and_is_due_at_1010(
 ) -> None:
     timetable = timetable_for(timedelta(minutes=10), timezone="UTC")
 
-    due = due_intervals(
-        timetable, last=None, start_date=utc(2024, 1, 1, 10), end_date=None, catchup=True, now=now
-    )
+    due = due_intervals(timetable, last=None, start_date=utc(2024, 1, 1, 10), end_date=None, catchup=True, now=now)
 
     assert due == expected
 
@@ -419,9 +417,7 @@ def test_upcoming_intervals_continue_after_the_given_interval_and_respect_end_da
     timetable = timetable_for("@daily", timezone="UTC")
     after = interval(utc(2024, 1, 1), utc(2024, 1, 2))
 
-    upcoming = upcoming_intervals(
-        timetable, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 4), after=after, n=5
-    )
+    upcoming = upcoming_intervals(timetable, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 4), after=after, n=5)
 
     assert upcoming == daily(0, days=3, first=(2024, 1, 2))
 
@@ -429,9 +425,7 @@ def test_upcoming_intervals_continue_after_the_given_interval_and_respect_end_da
 def test_everything_returned_is_utc_pendulum() -> None:
     timetable = timetable_for("0 2 * * *", timezone="Asia/Seoul")
 
-    due = due_intervals(
-        timetable, last=None, start_date=SEOUL_START, end_date=None, catchup=True, now=THREE_DAYS_LATER
-    )
+    due = due_intervals(timetable, last=None, start_date=SEOUL_START, end_date=None, catchup=True, now=THREE_DAYS_LATER)
 
     for value in [i.start for i in due] + [i.end for i in due]:
         assert isinstance(value, pendulum.DateTime)
@@ -615,9 +609,7 @@ def test_sparse_hourly_cron_crosses_transitions_between_its_days() -> None:
         ("0 * * * *", "America/New_York", utc(2024, 3, 10, 7, 30), utc(2024, 3, 10, 7)),  # 03:00 EDT
     ],
 )
-def test_last_tick_at_or_before_an_instant(
-    schedule: str, zone: str, at: datetime, expected: datetime
-) -> None:
+def test_last_tick_at_or_before_an_instant(schedule: str, zone: str, at: datetime, expected: datetime) -> None:
     cron = parse_cron(schedule, timezone=zone)
 
     assert last_tick(cron, at) == expected

@@ -137,9 +137,7 @@ def assert_tiling(intervals: list[DataInterval]) -> None:
 
 @SLOW
 @given(cron_parts, zones, near_transitions)
-def test_cron_ticks_equal_a_minute_by_minute_oracle(
-    parts: tuple[str, str, str], zone: str, start: datetime
-) -> None:
+def test_cron_ticks_equal_a_minute_by_minute_oracle(parts: tuple[str, str, str], zone: str, start: datetime) -> None:
     end = start + timedelta(hours=10)
 
     assert ticks_between(cron_text(parts), zone, start, end) == oracle_ticks(parts, zone, start, end)
@@ -183,9 +181,7 @@ def test_delta_intervals_are_exactly_delta_long_from_start_date(delta: timedelta
 
 @SLOW
 @given(zones, st.integers(0, 23), st.integers(0, 59), st.integers(2020, 2030))
-def test_daily_cron_runs_exactly_once_per_local_date_for_a_year(
-    zone: str, hour: int, minute: int, year: int
-) -> None:
+def test_daily_cron_runs_exactly_once_per_local_date_for_a_year(zone: str, hour: int, minute: int, year: int) -> None:
     timetable = timetable_for(f"{minute} {hour} * * *", timezone=zone)
     start = pendulum.datetime(year, 1, 1, tz=zone)
 
@@ -204,9 +200,7 @@ def test_catchup_never_returns_an_interval_ending_after_now(
     timetable = timetable_for(schedule, timezone=zone)
     now = start + timedelta(minutes=minutes_later)
 
-    caught_up = due_intervals(
-        timetable, last=None, start_date=start, end_date=None, catchup=True, now=now, limit=500
-    )
+    caught_up = due_intervals(timetable, last=None, start_date=start, end_date=None, catchup=True, now=now, limit=500)
     latest = due_intervals(timetable, last=None, start_date=start, end_date=None, catchup=False, now=now)
 
     assert all(i.end <= now for i in caught_up)

@@ -61,9 +61,7 @@ def test_encrypt_uses_the_first_key() -> None:
 def test_token_from_an_unknown_key_raises_one_line_database_error() -> None:
     token = SecretCipher(OLD_KEY).encrypt("s3cr3t")
 
-    with pytest.raises(
-        DatabaseError, match=r"cannot be decrypted with the configured \[core\] fernet_key"
-    ) as exc:
+    with pytest.raises(DatabaseError, match=r"cannot be decrypted with the configured \[core\] fernet_key") as exc:
         SecretCipher(NEW_KEY).decrypt(token)
     assert "\n" not in str(exc.value)
 

@@ -109,9 +109,7 @@ def test_allowed_sources_is_the_table_read_backwards() -> None:
     for target in TaskState:
         assert allowed_sources(target) == {s for s, targets in TASK_TRANSITIONS.items() if target in targets}
     for run_target in RunState:
-        assert allowed_sources(run_target) == {
-            s for s, targets in RUN_TRANSITIONS.items() if run_target in targets
-        }
+        assert allowed_sources(run_target) == {s for s, targets in RUN_TRANSITIONS.items() if run_target in targets}
 
 
 @pytest.mark.parametrize(

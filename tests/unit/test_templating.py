@@ -263,9 +263,7 @@ def test_syntax_error_names_task_field_and_line() -> None:
     with DAG("syntax", start_date=SEOUL_4AM) as dag:
         BashOperator(task_id="load", bash_command="echo\n{{ ds }")
 
-    with pytest.raises(
-        TemplateRenderError, match=r"^task 'load' field 'bash_command': syntax error on line 2"
-    ):
+    with pytest.raises(TemplateRenderError, match=r"^task 'load' field 'bash_command': syntax error on line 2"):
         render(dag, "load")
 
 
@@ -470,7 +468,5 @@ def test_field_that_is_not_an_attribute_fails_clearly(report_dag: DAG) -> None:
     load.template_fields = ("bash_command", "nowhere")  # type: ignore[misc]
     context = make_context(report_dag, "load")
 
-    with pytest.raises(
-        TemplateRenderError, match="task 'load': template field 'nowhere' is not an attribute"
-    ):
+    with pytest.raises(TemplateRenderError, match="task 'load': template field 'nowhere' is not an attribute"):
         render_template_fields(load, context, make_environment(report_dag))

@@ -20,9 +20,7 @@ def path_hash(path: str) -> str:
 
 def known_file_hashes(session: Session) -> dict[str, str]:
     """fileloc -> content hash of every DAG file parsed before."""
-    return {
-        fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))
-    }
+    return {fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))}
 
 
 def dag_files_by_path(session: Session, paths: Iterable[str]) -> dict[str, DagFile]:
@@ -88,9 +86,7 @@ def dag_ids_in_files(session: Session, paths: Iterable[str]) -> dict[str, str]:
     paths = list(paths)
     if not paths:
         return {}
-    rows = session.execute(
-        select(Dag.dag_id, Dag.fileloc).where(Dag.fileloc.in_(paths), Dag.is_stale.is_(False))
-    )
+    rows = session.execute(select(Dag.dag_id, Dag.fileloc).where(Dag.fileloc.in_(paths), Dag.is_stale.is_(False)))
     return {dag_id: fileloc for dag_id, fileloc in rows}
 
 
@@ -104,9 +100,7 @@ def replace_tags(session: Session, tags: dict[str, Iterable[str]]) -> None:
     """Each listed DAG's tags become exactly the given ones."""
     if tags:
         session.execute(delete(DagTag).where(DagTag.dag_id.in_(list(tags))))
-        session.add_all(
-            DagTag(dag_id=d, name=name) for d, names in tags.items() for name in sorted(set(names))
-        )
+        session.add_all(DagTag(dag_id=d, name=name) for d, names in tags.items() for name in sorted(set(names)))
 
 
 def version_ids(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -147,15 +141,11 @@ def add_version(
 
 def latest_serialized(session: Session, dag_id: str) -> dict[str, Any] | None:
     return session.scalar(
-        select(SerializedDag.data)
-        .join(Dag, Dag.latest_version_id == SerializedDag.id)
-        .where(Dag.dag_id == dag_id)
+        select(SerializedDag.data).join(Dag, Dag.latest_version_id == SerializedDag.id).where(Dag.dag_id == dag_id)
     )
 
 
-def last_automated_run_intervals(
-    session: Session, dag_ids: Iterable[str]
-) -> dict[str, tuple[datetime, datetime]]:
+def last_automated_run_intervals(session: Session, dag_ids: Iterable[str]) -> dict[str, tuple[datetime, datetime]]:
     """For each DAG that has one, the data interval of its latest scheduled or backfill run."""
     dag_ids = list(dag_ids)
     if not dag_ids:

@@ -34,9 +34,7 @@ def heartbeat(session: Session, job_id: int, *, at: datetime) -> None:
 
 
 def end_job(session: Session, job_id: int, *, at: datetime) -> None:
-    session.execute(
-        update(Job).where(Job.id == job_id).values(state=FINISHED, end_date=at, latest_heartbeat=at)
-    )
+    session.execute(update(Job).where(Job.id == job_id).values(state=FINISHED, end_date=at, latest_heartbeat=at))
 
 
 def live_job_ids(session: Session, job_type: str, *, now: datetime, stale_after: timedelta) -> list[int]:

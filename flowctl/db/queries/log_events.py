@@ -20,8 +20,4 @@ def record_event(
     task_id: str | None = None,
     extra: str | None = None,
 ) -> None:
-    session.add(
-        LogEvent(
-            dttm=at, event=event, owner=owner, dag_id=dag_id, run_id=run_id, task_id=task_id, extra=extra
-        )
-    )
+    session.add(LogEvent(dttm=at, event=event, owner=owner, dag_id=dag_id, run_id=run_id, task_id=task_id, extra=extra))

@@ -119,9 +119,7 @@ def orphaned(session: Session, live_job_ids: Iterable[int]) -> list[TaskInstance
     query = select(TaskInstance).where(TaskInstance.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
     live = list(live_job_ids)
     if live:
-        query = query.where(
-            (TaskInstance.queued_by_job_id.is_(None)) | TaskInstance.queued_by_job_id.not_in(live)
-        )
+        query = query.where((TaskInstance.queued_by_job_id.is_(None)) | TaskInstance.queued_by_job_id.not_in(live))
     return list(session.scalars(query))
 
 
@@ -146,6 +144,4 @@ def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
 
 
 def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime) -> None:
-    session.add(
-        TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at)
-    )
+    session.add(TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at))

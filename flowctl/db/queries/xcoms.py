@@ -14,9 +14,7 @@ from flowctl.db.models import DagRun, TaskInstance, XCom
 def replace_xcoms(session: Session, ti_id: int, values: Iterable[tuple[str, bytes]], *, at: datetime) -> None:
     """A finished try's XComs replace whatever the task instance held before."""
     session.execute(delete(XCom).where(XCom.task_instance_id == ti_id))
-    session.add_all(
-        XCom(task_instance_id=ti_id, key=key, value=value, created_at=at) for key, value in values
-    )
+    session.add_all(XCom(task_instance_id=ti_id, key=key, value=value, created_at=at) for key, value in values)
 
 
 def clear_xcoms(session: Session, ti_ids: Sequence[int]) -> None:
