@@ -1,8 +1,8 @@
 """`flowctl standalone`: a local try-out in one command.
 
-For now it prepares the installation (DB schema, default pool, an admin user whose generated password is
-printed once and kept in $FLOWCTL_HOME/standalone_admin_password.txt, mode 0600). Running the scheduler
-and the webserver arrives with those components.
+Prepares the installation (DB schema, default pool, an admin user whose generated password is printed
+once and kept in $FLOWCTL_HOME/standalone_admin_password.txt, mode 0600), then runs the scheduler with
+the example DAGs loaded until Ctrl-C. The webserver joins it when the web UI lands.
 """
 
 from __future__ import annotations
@@ -46,8 +46,25 @@ def standalone(runtime: Runtime, no_examples: bool) -> None:
             click.echo(f"(password kept in {password_file})")
         else:
             click.echo(f"Admin user {ADMIN_USERNAME!r} exists; its first password is in {password_file}.")
-    click.echo(f"Metadata DB ready in {runtime.settings.home}.")
-    click.echo("Not yet: the scheduler and webserver are not part of this flowctl release.")
+    click.echo(f"Metadata DB ready in {runtime.settings.home}. DAG files go in {runtime.settings.core.dags_folder}.")
+    click.echo("Starting the scheduler (Ctrl-C stops it). The web UI is not part of this release yet.")
+    _run_scheduler(runtime, load_examples=not no_examples)
+
+
+def _run_scheduler(runtime: Runtime, *, load_examples: bool) -> None:
+    import dataclasses
+    import logging
+
+    from flowctl.cli.daemon import pid_file_held
+    from flowctl.scheduler.loop import Scheduler
+
+    settings = runtime.settings
+    settings = dataclasses.replace(settings, core=dataclasses.replace(settings.core, load_examples=load_examples))
+    settings.core.dags_folder.mkdir(parents=True, exist_ok=True)
+    runtime.close()
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s - %(message)s")
+    with pid_file_held(settings.home / "scheduler.pid", what="scheduler"):
+        Scheduler(settings).run()
 
 
 def _write_secret(path: os.PathLike[str], text: str) -> None:

@@ -98,8 +98,13 @@ def refresh(
     now: datetime,
     force: bool = False,
     load_examples: bool | None = None,
+    prune_unscanned: bool = False,
 ) -> RefreshResult:
-    """Parse new and changed DAG files (all of them with `force`) and store the results."""
+    """Parse new and changed DAG files (all of them with `force`) and store the results.
+
+    Files that disappeared from the scanned folders are forgotten (their DAGs go stale). Files known from
+    folders not scanned this time (the examples of a `standalone` run, an old dags_folder) are forgotten
+    only with `prune_unscanned` — the scheduler's pass, which decides what is scheduled."""
     folders = dag_folders(settings, load_examples=load_examples)
     put_on_import_path(folders)
     paths = list_dag_files(folders)
@@ -119,9 +124,14 @@ def refresh(
     present = {str(p) for p in paths}
     with session_scope(factory) as session:
         # Forget deleted files first, so a DAG that moved to another file is not taken for a duplicate.
-        stale = forget_files(session, [p for p in known if p not in present])
+        gone = [p for p in known if p not in present and (prune_unscanned or _inside(p, folders))]
+        stale = forget_files(session, gone)
         summary = store_results(session, results, now=now)
     return RefreshResult(summary, files_seen=len(paths), files_parsed=len(to_parse), forgotten_stale=stale)
+
+
+def _inside(path: str, folders: list[Path]) -> bool:
+    return any(Path(path).is_relative_to(folder) for folder in folders)
 
 
 class FolderWatch:

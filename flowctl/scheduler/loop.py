@@ -211,7 +211,7 @@ class Scheduler:
         due = now - self._last_full_parse >= self.settings.scheduler.dag_dir_list_interval
         if self.watch.changed() or due:
             try:
-                refresh(self.settings, self.factory, now=datetime.now(UTC))
+                refresh(self.settings, self.factory, now=datetime.now(UTC), prune_unscanned=True)
             except DBAPIError as exc:
                 log.error("could not store parsed DAGs: %s", str(exc).splitlines()[0])
                 return
