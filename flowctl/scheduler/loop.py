@@ -77,6 +77,7 @@ class Scheduler:
         selector.register(self._signal_reader, selectors.EVENT_READ)
         for fd in self.executor.filenos():
             selector.register(fd, selectors.EVENT_READ)
+        log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
         ticks = 0
         full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
