@@ -79,6 +79,7 @@ def test_retries_rerun_a_flaky_task_with_doubling_delays_and_give_up_after_the_l
     # ...the second delay (1 s) was about double the first (0.5 s)
     starts = [entry["started_at"] for entry in read_ledger(deployment.out / "flaky.jsonl")]
     first_gap, second_gap = starts[1] - starts[0], starts[2] - starts[1]
+    print("GAPS", first_gap, second_gap)
     assert 0.5 <= first_gap < 2.0, starts
     assert 1.0 <= second_gap < 3.0, starts
     assert 1.4 <= second_gap / first_gap <= 2.6, (first_gap, second_gap)
