@@ -161,6 +161,8 @@ class TaskInstance(Base):
     duration: Mapped[float | None] = mapped_column(Float)
     # When an up_for_retry / up_for_reschedule instance may be queued again.
     next_try_at: Mapped[datetime | None]
+    # A sensor in reschedule mode: its timeout counts from here, across reschedules.
+    first_poke_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
 
     __table_args__ = (

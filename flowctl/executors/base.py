@@ -65,6 +65,7 @@ class TaskCommand:
     log_path: str
     execution_timeout: float | None = None
     run: RunSnapshot | None = None
+    first_poke_at: datetime | None = None  # a rescheduled sensor's first poke
 
 
 class EventKind(StrEnum):

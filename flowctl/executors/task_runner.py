@@ -125,6 +125,7 @@ def run_task(
             run = command.run or snapshot_run(session, key.dag_id, key.run_id)
             task = _concrete_task(dag, command, session, run)
             ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
+            ti.sensor_first_poke_at = command.first_poke_at
             context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
         except Exception as exc:  # the task could not even start: a definition or DB problem
             log.error("task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError))

@@ -105,6 +105,7 @@ def queue_task_instance(
         log_path=str(_log_path(log_folder, key)),
         execution_timeout=task.execution_timeout,
         run=(snapshots or _Snapshots()).get(session, run),
+        first_poke_at=ti.first_poke_at,
     )
 
 

@@ -70,6 +70,7 @@ def _finished(
         moved = ti_queries.transition(session, [ti.id], target, values=values, expected=[TaskState.RESTARTING])
     else:
         target, values = _target_state(ti, outcome, versions, session, now=now)
+        values.setdefault("first_poke_at", None)
         values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)
         moved = ti_queries.transition(session, [ti.id], target, values=values, expected=ACTIVE_TASK_STATES)
     if attempt is not None:
@@ -95,7 +96,12 @@ def _target_state(
     if outcome.state == "skipped":
         return TaskState.SKIPPED, {}
     if outcome.state == "up_for_reschedule" and outcome.reschedule_at:
-        return TaskState.UP_FOR_RESCHEDULE, {"next_try_at": pendulum.parse(outcome.reschedule_at)}
+        # A reschedule is not a new try: the next poke reuses this try number (and its log).
+        return TaskState.UP_FOR_RESCHEDULE, {
+            "next_try_at": pendulum.parse(outcome.reschedule_at),
+            "first_poke_at": pendulum.parse(outcome.first_poke_at) if outcome.first_poke_at else now,
+            "try_number": ti.try_number - 1,
+        }
     if outcome.retryable and ti.try_number <= ti.max_tries:
         task = _task_spec(session, ti, versions)
         when = retry_at(task, try_number=ti.try_number, failed_at=now) if task else now + timedelta(minutes=5)

@@ -70,6 +70,8 @@ class BaseSensorOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> Any:
         ti = context.get("ti")
         first_poke_at: datetime = getattr(ti, "sensor_first_poke_at", None) or pendulum.now("UTC")
+        if ti is not None:
+            ti.sensor_first_poke_at = first_poke_at  # reported back, so reschedules keep counting from it
         pokes = getattr(ti, "sensor_pokes", 0)
         while True:
             result = self.poke(context)

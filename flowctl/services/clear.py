@@ -76,6 +76,7 @@ def clear(
         retries = task.retries if task else 0
         target = TaskState.RESTARTING if ti.state == TaskState.RUNNING else TaskState.NONE
         values = {
+            "first_poke_at": None,
             "max_tries": ti.try_number + retries,
             "next_try_at": None,
             "end_date": None,

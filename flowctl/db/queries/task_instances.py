@@ -144,4 +144,9 @@ def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
 
 
 def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime) -> None:
+    """A new try row, or the same row again when a rescheduled sensor pokes once more."""
+    existing = get_try(session, ti_id, try_number)
+    if existing is not None:
+        existing.state, existing.queued_at, existing.end_date = TaskState.QUEUED, at, None
+        return
     session.add(TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at))
