@@ -3,6 +3,7 @@ follows, and write those transitions (and the run's end) in one batch."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -17,8 +18,10 @@ from flowctl.db.queries.runs import previous_run
 from flowctl.planning import PastRun, RunPlan, TIKey, TIView, plan_run
 from flowctl.scheduler.runs import DagVersions
 from flowctl.serialization import DagSpec
-from flowctl.state import RunState, TaskState
+from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
 from flowctl.xcom_codec import decode_xcom
+
+log = logging.getLogger(__name__)
 
 
 def running_runs(session: Session, keys: Iterable[tuple[str, str]] | None = None) -> list[DagRun]:
@@ -40,6 +43,9 @@ def advance_runs(session: Session, runs: list[DagRun], versions: DagVersions, *,
         if run.dag_version_id is None:
             continue
         spec = versions.get(session, run.dag_version_id)
+        if _timed_out(spec, run, now):
+            _fail_timed_out(session, run, spec, now=now)
+            continue
         rows = ti_queries.states_for_run(session, run.dag_id, run.run_id)
         plan = plan_run(spec, _views(rows), now=now, past=_past(session, spec, run))
         _apply(session, run, spec, rows, plan, now=now)
@@ -49,6 +55,23 @@ def advance_runs(session: Session, runs: list[DagRun], versions: DagVersions, *,
 
 
 _STATES = {state.value: state for state in TaskState}  # a dict lookup is cheaper than TaskState(...)
+
+
+def _timed_out(spec: DagSpec, run: DagRun, now: datetime) -> bool:
+    return bool(spec.dagrun_timeout and run.start_date and (now - run.start_date).total_seconds() > spec.dagrun_timeout)
+
+
+def _fail_timed_out(session: Session, run: DagRun, spec: DagSpec, *, now: datetime) -> None:
+    """dagrun_timeout passed: running tries are failed (the scheduler then stops their processes), what
+    has not run is skipped, and the run fails."""
+    rows = ti_queries.states_for_run(session, run.dag_id, run.run_id)
+    active = [row.id for row in rows if row.state in (TaskState.QUEUED, TaskState.RUNNING)]
+    waiting = [row.id for row in rows if row.state not in FINISHED_TASK_STATES and row.id not in active]
+    stamp = {"end_date": now, "updated_at": now}
+    ti_queries.transition(session, active, TaskState.FAILED, values=stamp)
+    ti_queries.transition(session, waiting, TaskState.SKIPPED, values=stamp)
+    run.state, run.end_date, run.updated_at = RunState.FAILED, now, now
+    log.warning("run %s of %s failed: dagrun_timeout of %ss exceeded", run.run_id, run.dag_id, spec.dagrun_timeout)
 
 
 def _views(rows: list[Any]) -> dict[TIKey, TIView]:
