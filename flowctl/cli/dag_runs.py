@@ -134,3 +134,19 @@ def delete(runtime: Runtime, dag_id: str, yes: bool) -> None:
     with runtime.session() as session:
         delete_dag(session, dag_id, actor=runtime.actor())
     click.echo(f"Deleted DAG {dag_id!r}.")
+
+
+@click.command("backfill")
+@click.argument("dag_id")
+@click.option("-s", "--start-date", "start", required=True, help="First logical date (inclusive).")
+@click.option("-e", "--end-date", "end", required=True, help="Last logical date (inclusive).")
+@click.option("--reset-dagruns", is_flag=True, help="Rerun existing runs in the range (clears them).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def backfill(runtime: Runtime, dag_id: str, start: str, end: str, reset_dagruns: bool, yes: bool) -> None:
+    """Create and run a run for every interval whose logical date is in [START, END].
+
+    A running scheduler executes them; without one, this command does (never both)."""
+    from flowctl.cli.backfill import run_backfill
+
+    run_backfill(runtime, dag_id, start=start, end=end, reset=reset_dagruns, yes=yes)

@@ -152,7 +152,14 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
 def _register_run_commands() -> None:
     from flowctl.cli import dag_runs
 
-    for command in (dag_runs.trigger, dag_runs.list_runs, dag_runs.state, dag_runs.test, dag_runs.delete):
+    for command in (
+        dag_runs.trigger,
+        dag_runs.list_runs,
+        dag_runs.state,
+        dag_runs.test,
+        dag_runs.delete,
+        dag_runs.backfill,
+    ):
         dags_group.add_command(command)
 
 

@@ -6,6 +6,7 @@ import io
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -25,7 +26,8 @@ def _log_to_stdout() -> object:
     return masker
 
 
-def _load(runtime: Runtime, dag_id: str):
+def load_dag_here(runtime: Runtime, dag_id: str) -> Any:
+    """Import a DAG's file in this process (after parsing changed files, so its row is current)."""
     from flowctl.parsing.importer import load_dag
     from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
     from flowctl.services.dags import require_dag
@@ -44,7 +46,7 @@ def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: dat
     from flowctl.executors.task_runner import run_task
     from flowctl.schedule import timetable_for
 
-    dag = _load(runtime, dag_id)
+    dag = load_dag_here(runtime, dag_id)
     if not dag.has_task(task_id):
         raise NotFound(f"DAG {dag_id!r} has no task {task_id!r}")
     when = logical_date or datetime.now(UTC)
@@ -73,7 +75,7 @@ def test_dag(runtime: Runtime, dag_id: str, logical_date: datetime | None) -> st
     from flowctl.scheduler.inline import run_dag_run
     from flowctl.services.runs import trigger_dag
 
-    dag = _load(runtime, dag_id)
+    dag = load_dag_here(runtime, dag_id)
     with runtime.session() as session:
         run = trigger_dag(session, dag_id, actor=runtime.actor(), logical_date=logical_date)
         run_id = run.run_id

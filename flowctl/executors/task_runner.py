@@ -8,6 +8,7 @@ decisions — goes back to the caller, and the scheduler writes it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import socket
 import traceback
@@ -243,7 +244,7 @@ def _shown(rendered: dict[str, Any] | None, masker: Any) -> dict[str, Any] | Non
 def _concrete_task(dag: DAG, command: TaskCommand, session: Session, run: Any) -> Any:
     task = dag.get_task(command.key.task_id)
     if not isinstance(task, MappedOperator):
-        return task
+        return copy.copy(task)  # templates render onto the copy: an in-process retry renders afresh
     values = {}
     for name, source in task.expand_input.items():
         items = _expand_source(source, session, run)

@@ -36,11 +36,14 @@ def running_runs(session: Session, keys: Iterable[tuple[str, str]] | None = None
     return list(session.scalars(query))
 
 
-def advance_runs(session: Session, runs: list[DagRun], versions: DagVersions, *, now: datetime) -> datetime | None:
-    """Plan and apply each run; returns the earliest future time a run needs another look (retries)."""
+def advance_runs(
+    session: Session, runs: list[DagRun], versions: DagVersions, *, now: datetime, skip_jobs: set[int] | None = None
+) -> datetime | None:
+    """Plan and apply each run (except those owned by `skip_jobs`); returns the earliest future time a run
+    needs another look (retries)."""
     next_check: datetime | None = None
     for run in runs:
-        if run.dag_version_id is None:
+        if run.dag_version_id is None or (skip_jobs and run.creating_job_id in skip_jobs):
             continue
         spec = versions.get(session, run.dag_version_id)
         if _timed_out(spec, run, now):

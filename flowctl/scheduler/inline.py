@@ -36,6 +36,7 @@ def run_dag_run(
     run_id: str,
     on_result: Callable[[TaskCommand, TaskOutcome], None],
     masker: Any = None,
+    job_id: int | None = None,
 ) -> str:
     """Run every task of one run here, one at a time, until the run ends; returns its final state."""
     from flowctl.executors.process import execute_command
@@ -51,7 +52,7 @@ def run_dag_run(
             next_check = advance_runs(session, [run], versions, now=now)
             if run.state in FINISHED_RUN_STATES:
                 return run.state
-            commands = _queue_scheduled(session, run, versions, settings.logging.base_log_folder, now=now)
+            commands = _queue_scheduled(session, run, versions, settings.logging.base_log_folder, job_id, now=now)
         if not commands:
             if next_check is None:
                 return RunState.RUNNING  # nothing can run any more (e.g. depends_on_past on a failed past run)
@@ -96,7 +97,13 @@ def record_outcome(
 
 
 def queue_one(
-    session: Session, ti: TaskInstance, versions: DagVersions, log_folder: Path, *, now: datetime
+    session: Session,
+    ti: TaskInstance,
+    versions: DagVersions,
+    log_folder: Path,
+    *,
+    now: datetime,
+    job_id: int | None = None,
 ) -> TaskCommand | None:
     """Queue the next try of `ti` now, whatever its dependencies say (as `tasks run` does)."""
     from flowctl.db.queries import task_instances as ti_queries
@@ -109,11 +116,11 @@ def queue_one(
     run = _run(session, ti.dag_id, ti.run_id)
     spec = versions.get(session, run.dag_version_id)  # type: ignore[arg-type]
     task = spec.tasks[ti.task_id]
-    return queue_task_instance(session, ti, task, spec, run, log_folder=log_folder, job_id=None, now=now)
+    return queue_task_instance(session, ti, task, spec, run, log_folder=log_folder, job_id=job_id, now=now)
 
 
 def _queue_scheduled(
-    session: Session, run: DagRun, versions: DagVersions, log_folder: Path, *, now: datetime
+    session: Session, run: DagRun, versions: DagVersions, log_folder: Path, job_id: int | None, *, now: datetime
 ) -> list[TaskCommand]:
     ready = session.scalars(
         select(TaskInstance).where(
@@ -122,7 +129,7 @@ def _queue_scheduled(
             TaskInstance.state == TaskState.SCHEDULED,
         )
     )
-    commands = [queue_one(session, ti, versions, log_folder, now=now) for ti in ready]
+    commands = [queue_one(session, ti, versions, log_folder, now=now, job_id=job_id) for ti in ready]
     return [command for command in commands if command is not None]
 
 

@@ -25,7 +25,7 @@ from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
 from flowctl.scheduler.dispatch import Limits, dispatch_ready, stale_tries
 from flowctl.scheduler.events import record_events
-from flowctl.scheduler.recovery import HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
+from flowctl.scheduler.recovery import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
 from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
 from flowctl.scheduler.wakeup import WakeupSocket
 
@@ -163,7 +163,8 @@ class Scheduler:
                     start_queued_runs(session, self.versions, now=now)
                 if full or touched:
                     runs = running_runs(session, None if full else touched)
-                    next_check = advance_runs(session, runs, self.versions, now=now)
+                    backfills = set(job_queries.live_job_ids(session, "backfill", now=now, stale_after=DEAD_AFTER))
+                    next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=backfills)
                     if full or (next_check and (self._next_check is None or next_check < self._next_check)):
                         self._next_check = next_check
                 if (full or finished) and not self.stopping:

@@ -21,7 +21,8 @@ DEAD_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 6)
 
 def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: datetime) -> int:
     """Fail or retry what schedulers that stopped heartbeating left queued/running; returns the count."""
-    live = job_queries.live_job_ids(session, SCHEDULER_JOB, now=now, stale_after=DEAD_AFTER)
+    # Any live job may own task instances: schedulers, and backfills / `dags test` / `tasks run` commands.
+    live = job_queries.live_job_ids(session, None, now=now, stale_after=DEAD_AFTER)
     orphans = ti_queries.orphaned(session, [*live, my_job_id])
     for ti in orphans:
         retry = ti.try_number <= ti.max_tries

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flowctl.db.models import Dag, DagRun, SerializedDag, TaskInstance
+from flowctl.db.queries.jobs import live_job_ids
 from flowctl.planning import priority_weights
 from flowctl.schedule import DataInterval
+from flowctl.scheduler.recovery import DEAD_AFTER
 from flowctl.serialization import DagSpec, deserialize_dag
 from flowctl.state import RunState, RunType, TaskState
 
@@ -128,8 +130,11 @@ def start_queued_runs(session: Session, versions: DagVersions, *, now: datetime)
             .group_by(DagRun.dag_id)
         )
     }
+    owned = set(live_job_ids(session, "backfill", now=now, stale_after=DEAD_AFTER))
     started = []
     for run in queued:
+        if run.creating_job_id in owned:
+            continue  # its backfill command runs it
         dag = dags[run.dag_id]
         if running.get(run.dag_id, 0) >= dag.max_active_runs:
             continue

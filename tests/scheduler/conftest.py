@@ -35,15 +35,16 @@ FINISHED_RUN_STATES = frozenset({"success", "failed"})
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
-def wait_until(condition: Callable[[], T], *, timeout: float, what: str) -> T:
-    """Poll `condition` every 50 ms until it returns something truthy, which is returned."""
+def wait_until(condition: Callable[[], T], *, timeout: float, what: str | Callable[[], str]) -> T:
+    """Poll `condition` every 50 ms until it returns something truthy, which is returned; `what` (or
+    what it returns, read at the timeout) describes the wait in the failure message."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what if isinstance(what, str) else what()}")
         time.sleep(POLL_SECONDS)
 
 
@@ -73,6 +74,7 @@ class SchedulerProcess:
     def __init__(self, args: list[str], *, env: dict[str, str], stderr_path: Path) -> None:
         self.args = args
         self.stderr_path = stderr_path
+        self.stopped_by_test = False
         with stderr_path.open("ab") as stderr:
             self.popen = subprocess.Popen(
                 [*FLOWCTL, "scheduler", *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr
@@ -87,6 +89,7 @@ class SchedulerProcess:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait for the exit code."""
+        self.stopped_by_test = True
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
         try:
@@ -98,11 +101,18 @@ class SchedulerProcess:
 
     def kill(self) -> None:
         """kill -9, as a crash would."""
+        self.stopped_by_test = True
         self.popen.kill()
         self.popen.wait()
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+    def check_running(self) -> None:
+        """Fail at once, rather than at a timeout, when the scheduler ended without being told to."""
+        code = self.popen.poll()
+        if code is not None and not self.stopped_by_test:
+            raise AssertionError(f"the scheduler (pid {self.pid}) exited on its own with code {code}")
 
 
 class Deployment:
@@ -148,9 +158,7 @@ class Deployment:
         self.prepare()
         return self.start_scheduler(shutdown_grace=shutdown_grace, env=env)
 
-    def start_scheduler(
-        self, *, shutdown_grace: float = 3.0, env: dict[str, str] | None = None
-    ) -> SchedulerProcess:
+    def start_scheduler(self, *, shutdown_grace: float = 3.0, env: dict[str, str] | None = None) -> SchedulerProcess:
         process = SchedulerProcess(
             ["--shutdown-grace", str(shutdown_grace)],
             env={**self.env, **(env or {})},
@@ -186,11 +194,20 @@ class Deployment:
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 30) -> str:
         """Wait until the run is success or failed; returns that state."""
+
+        def finished() -> str | None:
+            if self.schedulers:
+                self.scheduler.check_running()
+            state = self.run_state(dag_id, run_id)
+            return state if state in FINISHED_RUN_STATES else None
+
         return wait_until(
-            lambda: (state := self.run_state(dag_id, run_id)) in FINISHED_RUN_STATES and state,
+            finished,
             timeout=timeout,
-            what=f"run {run_id} of {dag_id} to finish (now {self.run_state(dag_id, run_id)}, "
-            f"tasks {self.ti_states(run_id)})",
+            what=lambda: (
+                f"run {run_id} of {dag_id} to finish (it is {self.run_state(dag_id, run_id)}, "
+                f"its tasks {self.ti_states(run_id)})"
+            ),
         )
 
     def task_instances(self, run_id: str) -> list[TaskInstance]:
@@ -223,17 +240,13 @@ class Deployment:
         assert data is not None, f"{task_id}[{map_index}] pushed no XCom {key!r}"
         return decode_xcom(data)
 
-    def log_path(
-        self, dag_id: str, run_id: str, task_id: str, *, attempt: int = 1, map_index: int = -1
-    ) -> Path:
+    def log_path(self, dag_id: str, run_id: str, task_id: str, *, attempt: int = 1, map_index: int = -1) -> Path:
         folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         if map_index >= 0:
             folder /= f"map_index={map_index}"
         return folder / f"attempt={attempt}.log"
 
-    def read_log(
-        self, dag_id: str, run_id: str, task_id: str, *, attempt: int = 1, map_index: int = -1
-    ) -> str:
+    def read_log(self, dag_id: str, run_id: str, task_id: str, *, attempt: int = 1, map_index: int = -1) -> str:
         path = self.log_path(dag_id, run_id, task_id, attempt=attempt, map_index=map_index)
         assert path.exists(), f"no log at {path}"
         return path.read_text()
@@ -262,23 +275,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def deployment(
-    request: pytest.FixtureRequest, tmp_path: Path, db_url: str, engine: Engine
-) -> Iterator[Deployment]:
+def deployment(request: pytest.FixtureRequest, tmp_path: Path, db_url: str, engine: Engine) -> Iterator[Deployment]:
     """A flowctl home on this backend's (migrated, emptied) DB; `start()` launches the scheduler, which
     is stopped with SIGTERM at teardown and must exit 0."""
     deployment = Deployment(tmp_path, db_url=db_url, engine=engine)
+    yield deployment
     codes: list[int] = []
+    problem: AssertionError | None = None
     try:
-        yield deployment
+        for process in deployment.schedulers:
+            process.check_running()
         codes = [process.stop() for process in deployment.schedulers if process.alive()]
+    except AssertionError as exc:
+        problem = exc
     finally:
         for process in deployment.schedulers:
-            if process.alive():  # the test failed before its scheduler could be stopped cleanly
+            if process.alive():  # it did not stop on SIGTERM
                 process.kill()
-        failed = any(report.failed for report in request.node.stash.get(_REPORTS, {}).values())
-        if failed or any(codes):
-            print(deployment.describe())
+    failed = any(report.failed for report in request.node.stash.get(_REPORTS, {}).values())
+    if failed or problem or any(codes):
+        print(deployment.describe())
+    if problem:
+        raise problem
     assert codes == [0] * len(codes), f"the scheduler exited {codes} on SIGTERM"
 
 

@@ -37,14 +37,12 @@ def end_job(session: Session, job_id: int, *, at: datetime) -> None:
     session.execute(update(Job).where(Job.id == job_id).values(state=FINISHED, end_date=at, latest_heartbeat=at))
 
 
-def live_job_ids(session: Session, job_type: str, *, now: datetime, stale_after: timedelta) -> list[int]:
-    return list(
-        session.scalars(
-            select(Job.id).where(
-                Job.job_type == job_type, Job.state == RUNNING, Job.latest_heartbeat >= now - stale_after
-            )
-        )
-    )
+def live_job_ids(session: Session, job_type: str | None, *, now: datetime, stale_after: timedelta) -> list[int]:
+    """Jobs (of one type, or all) still running with a fresh heartbeat."""
+    query = select(Job.id).where(Job.state == RUNNING, Job.latest_heartbeat >= now - stale_after)
+    if job_type is not None:
+        query = query.where(Job.job_type == job_type)
+    return list(session.scalars(query))
 
 
 def latest_heartbeat(session: Session, job_type: str) -> datetime | None:
