@@ -72,13 +72,17 @@ def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: dat
 
 def test_dag(runtime: Runtime, dag_id: str, logical_date: datetime | None) -> str:
     """Run a whole DAG once here, recorded like any run; returns the run's state."""
-    from flowctl.scheduler.inline import run_dag_run
+    from flowctl.db.queries import jobs
+    from flowctl.scheduler.inline import job_heartbeat, run_dag_run
     from flowctl.services.runs import trigger_dag
 
     dag = load_dag_here(runtime, dag_id)
     with runtime.session() as session:
         run = trigger_dag(session, dag_id, actor=runtime.actor(), logical_date=logical_date)
         run_id = run.run_id
+        # Owns the run's task instances: if this command dies, a scheduler fails them instead of waiting.
+        job_id = jobs.start_job(session, "inline", at=datetime.now(UTC)).id
+        run.creating_job_id = job_id  # a live scheduler leaves this run to us
     click.echo(f"Testing DAG {dag_id!r}, run {run_id}")
     masker = _log_to_stdout()
 
@@ -86,15 +90,19 @@ def test_dag(runtime: Runtime, dag_id: str, logical_date: datetime | None) -> st
         suffix = f" ({outcome.error})" if outcome.error else ""
         click.echo(f"{command.key.task_id} (try {command.key.try_number}): {outcome.state}{suffix}")
 
-    state = run_dag_run(
-        runtime.settings,
-        runtime.session_factory,
-        runtime.engine,
-        dag=dag,
-        dag_id=dag_id,
-        run_id=run_id,
-        on_result=report,
-        masker=masker,
-    )
+    with job_heartbeat(runtime.session_factory, job_id):
+        state = run_dag_run(
+            runtime.settings,
+            runtime.session_factory,
+            runtime.engine,
+            dag=dag,
+            dag_id=dag_id,
+            run_id=run_id,
+            on_result=report,
+            masker=masker,
+            job_id=job_id,
+        )
+    with runtime.session() as session:
+        jobs.end_job(session, job_id, at=datetime.now(UTC))
     click.echo(f"Run {run_id}: {state}")
     return state

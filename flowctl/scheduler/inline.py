@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -137,3 +139,25 @@ def _run(session: Session, dag_id: str, run_id: str) -> DagRun:
     run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     assert run is not None, f"run {run_id} of {dag_id} vanished"
     return run
+
+
+@contextlib.contextmanager
+def job_heartbeat(factory: sessionmaker[Session], job_id: int) -> Iterator[None]:
+    """Keep a command's job alive while it runs tasks here, so schedulers leave its runs alone."""
+    from flowctl.db.queries import jobs
+    from flowctl.scheduler.recovery import HEARTBEAT_SECONDS
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception), session_scope(factory) as session:
+                jobs.heartbeat(session, job_id, at=datetime.now(UTC))
+
+    thread = threading.Thread(target=beat, name="flowctl-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

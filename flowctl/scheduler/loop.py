@@ -163,8 +163,8 @@ class Scheduler:
                     start_queued_runs(session, self.versions, now=now)
                 if full or touched:
                     runs = running_runs(session, None if full else touched)
-                    backfills = set(job_queries.live_job_ids(session, "backfill", now=now, stale_after=DEAD_AFTER))
-                    next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=backfills)
+                    commands_jobs = set(job_queries.live_job_ids(session, None, now=now, stale_after=DEAD_AFTER))
+                    next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=commands_jobs)
                     if full or (next_check and (self._next_check is None or next_check < self._next_check)):
                         self._next_check = next_check
                 if (full or finished) and not self.stopping:

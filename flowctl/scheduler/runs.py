@@ -130,7 +130,8 @@ def start_queued_runs(session: Session, versions: DagVersions, *, now: datetime)
             .group_by(DagRun.dag_id)
         )
     }
-    owned = set(live_job_ids(session, "backfill", now=now, stale_after=DEAD_AFTER))
+    # Runs made by a live command (backfill, dags test) are run by that command.
+    owned = set(live_job_ids(session, None, now=now, stale_after=DEAD_AFTER))
     started = []
     for run in queued:
         if run.creating_job_id in owned:
