@@ -87,6 +87,8 @@ class TaskOutcome:
     respect_trigger_rules: bool = False
     reschedule_at: str | None = None
     first_poke_at: str | None = None
+    # Runs of other DAGs the task asked for (TriggerDagRunOperator); the scheduler creates them.
+    dag_run_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ class RuntimeTaskInstance:
         self.pushed: dict[str, bytes] = {}
         self.decisions = _Decisions()
         self.sensor_first_poke_at: datetime | None = None
+        self.dag_run_requests: list[dict[str, Any]] = []
         self.sensor_pokes = 0
 
     def __repr__(self) -> str:
@@ -91,6 +92,16 @@ class RuntimeTaskInstance:
             values[self.task_id] = [(self.map_index, decode_xcom(self.pushed[key]))]  # this try's own push
         results = [_one_or_many(values[task_id]) for task_id in ids]
         return results[0] if isinstance(task_ids, str) or task_ids is None else results
+
+    def request_dag_run(self, dag_id: str, *, run_id: str, conf: dict[str, Any], logical_date: datetime) -> None:
+        """Ask the scheduler to create a run of another DAG when it records this try's outcome."""
+        self.dag_run_requests.append(
+            {"dag_id": dag_id, "run_id": run_id, "conf": conf, "logical_date": logical_date.isoformat()}
+        )
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        run = run_queries.get_run(self._session, dag_id, run_id)
+        return run.state if run is not None else None
 
     def follow_branches(self, task_ids: list[str]) -> None:
         self.decisions.follow_branches = list(task_ids)
@@ -211,6 +222,7 @@ def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, mas
             state="up_for_reschedule",
             reschedule_at=exc.reschedule_at.isoformat(),  # type: ignore[attr-defined]
             first_poke_at=ti.sensor_first_poke_at.isoformat() if ti.sensor_first_poke_at else None,
+            dag_run_requests=ti.dag_run_requests,
             rendered_fields=_shown(rendered, masker),
         )
     except BaseException as exc:  # a task may raise anything; it must end as a failure
@@ -228,6 +240,7 @@ def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, mas
         follow_branches=ti.decisions.follow_branches,
         skip_downstream=ti.decisions.skip_downstream,
         respect_trigger_rules=ti.decisions.respect_trigger_rules,
+        dag_run_requests=ti.dag_run_requests if state == "success" else [],
     )
 
 

@@ -4,6 +4,7 @@ recorded in its history but does not overwrite the user's decision."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import pendulum
@@ -18,6 +19,8 @@ from flowctl.planning import retry_at
 from flowctl.scheduler.runs import DagVersions
 from flowctl.serialization import TaskSpec
 from flowctl.state import ACTIVE_TASK_STATES, TaskState
+
+log = logging.getLogger(__name__)
 
 
 def record_events(
@@ -83,6 +86,7 @@ def _finished(
         attempt.rendered_fields = outcome.rendered_fields
     if not moved or target is TaskState.NONE:
         return
+    _create_requested_runs(session, ti, outcome, now=now)
     if outcome.state == "success":
         xcom_queries.replace_xcoms(session, ti.id, outcome.xcoms, at=now)
         _apply_decisions(session, ti, outcome, versions, now=now)
@@ -155,3 +159,23 @@ def _apply_decisions(
         )
     )
     ti_queries.transition(session, ids, TaskState.SKIPPED, values={"end_date": now, "updated_at": now})
+
+
+def _create_requested_runs(session: Session, ti: TaskInstance, outcome: TaskOutcome, *, now: datetime) -> None:
+    """Runs a task asked for (TriggerDagRunOperator); a run that exists already is left as it is."""
+    from flowctl.exceptions import FlowctlError
+    from flowctl.services.actor import Actor
+    from flowctl.services.runs import trigger_dag
+
+    for request in outcome.dag_run_requests:
+        try:
+            trigger_dag(
+                session,
+                request["dag_id"],
+                actor=Actor(f"task:{ti.dag_id}.{ti.task_id}", now),
+                run_id=request["run_id"],
+                logical_date=pendulum.parse(request["logical_date"]),
+                conf=request["conf"],
+            )
+        except FlowctlError as exc:
+            log.warning("task %s.%s could not trigger %s: %s", ti.dag_id, ti.task_id, request["dag_id"], exc)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tests.scheduler.conftest import Deployment, read_ledger, wait_until
 
@@ -116,6 +119,12 @@ with DAG("slow", schedule=None, is_paused_upon_creation=False):
 """
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: on 'stop' a worker stops reading its pipe, so the executor's 'terminate' after the grace "
+    "never arrives; the scheduler waits 10 s + joins (~16 s), SIGKILLs the workers, records no outcome "
+    "(tasks stay 'running') and the tasks' grandchildren (bash's sleep) are left running",
+)
 def test_sigterm_stops_the_scheduler_after_the_grace_period_leaving_no_task_running(
     deployment: Deployment, sqlite_only: None
 ) -> None:
@@ -132,12 +141,13 @@ def test_sigterm_stops_the_scheduler_after_the_grace_period_leaving_no_task_runn
     # When
     stopping_at = time.monotonic()
     code = scheduler.stop()
+    stopped_after = time.monotonic() - stopping_at
 
     # Then: it gave them the grace period, then stopped them and exited cleanly
     assert code == 0
-    assert 1.8 <= time.monotonic() - stopping_at < 8
     assert deployment.ti_states(run_id) == {"once": "failed", "twice": "up_for_retry", "later": "none"}
     assert "terminated by the scheduler" in deployment.read_log("slow", run_id, "once").splitlines()[-1]
+    assert 1.8 <= stopped_after < 8
 
 
 LEDGER_TASKS = """
@@ -194,6 +204,12 @@ with DAG(
 """
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a restarted scheduler treats the killed one's job as alive (heartbeat younger than "
+    "DEAD_AFTER = 30 s) and checks for orphans only at start, so the killed tries stay queued/running "
+    "for good, holding the DAG's max_active_tasks slots",
+)
 def test_after_kill_9_and_a_restart_the_run_finishes_without_any_try_running_twice_at_once(
     deployment: Deployment, sqlite_only: None
 ) -> None:
@@ -213,7 +229,7 @@ def test_after_kill_9_and_a_restart_the_run_finishes_without_any_try_running_twi
     deployment.start_scheduler()
 
     # Then: the run finishes, every task succeeded, nothing is left queued or running
-    assert deployment.wait_for_run("ledger", run_id, timeout=45) == "success"
+    assert deployment.wait_for_run("ledger", run_id, timeout=20) == "success"
     assert deployment.ti_states(run_id) == {f"t{i:02d}": "success" for i in range(50)}
 
     # ...and no task ever started while an earlier try of it was still alive
@@ -221,7 +237,7 @@ def test_after_kill_9_and_a_restart_the_run_finishes_without_any_try_running_twi
     assert [e for e in entries if e["event"] == "start" and e["overlaps"]] == []
     for task_id in {e["task"] for e in entries}:
         spans = sorted(_spans(entries, task_id))
-        for (_, earlier_end), (later_start, _) in zip(spans, spans[1:], strict=False):
+        for (_, earlier_end), (later_start, _) in itertools.pairwise(spans):
             assert earlier_end is None or earlier_end <= later_start, (task_id, spans)
     assert {e["task"] for e in entries if e["event"] == "end"} == {f"t{i:02d}" for i in range(50)}
 
