@@ -43,7 +43,7 @@ _MAX_PENDING_CHARS = 1 << 20
 def task_log_path(base: Path, *, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
     """`base/dag_id=../run_id=../task_id=..[/map_index=..]/attempt=N.log`; every part checked first."""
     for kind, value in (("dag_id", dag_id), ("run_id", run_id), ("task_id", task_id)):
-        _check_path_id(kind, value)
+        check_path_id(kind, value)
     if type(map_index) is not int or map_index < -1:
         raise InvalidInput(f"map_index must be an integer >= -1, got {map_index!r}")
     if type(try_number) is not int or try_number < 1:
@@ -63,7 +63,7 @@ def resolve_inside(base: Path, path: Path) -> Path:
     return resolved
 
 
-def _check_path_id(kind: str, value: object) -> None:
+def check_path_id(kind: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{kind} must be a non-empty string")
     if len(value) > ID_MAX_LENGTH:

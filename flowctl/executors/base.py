@@ -100,6 +100,7 @@ class TaskEvent:
     outcome: TaskOutcome | None = None  # None for a FINISHED event: the process died without reporting
     exit_code: int | None = None
     reason: str | None = None  # why a process without an outcome ended (signal, timeout, terminated)
+    at: datetime | None = None  # when it happened (the scheduler records it later)
 
 
 class Executor(Protocol):

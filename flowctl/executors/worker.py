@@ -19,6 +19,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -140,7 +141,7 @@ class Worker:
         self.children[pid] = child
         self.selector.register(read_fd, selectors.EVENT_READ, ("output", pid))
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
-        self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=pid, hostname=self.hostname))
+        self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=pid, hostname=self.hostname, at=_now()))
 
     def _child_main(self, command: TaskCommand, dag: Any, outcome_fd: int) -> int:
         from flowctl.executors.process import run_in_child
@@ -207,6 +208,7 @@ class Worker:
                 outcome=outcome,
                 exit_code=code,
                 reason=None if outcome else reason,
+                at=_now(),
             )
         )
 
@@ -276,3 +278,7 @@ def _append_log(path: str, line: str) -> None:
 
 def worker_main(connection: Connection, settings: Settings) -> None:
     Worker(connection, settings).serve()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -46,6 +46,7 @@ def record_events(
 def _started(
     session: Session, ti: TaskInstance, attempt: TaskInstanceTry | None, event: TaskEvent, *, now: datetime
 ) -> None:
+    now = event.at or now
     values = {"pid": event.pid, "hostname": event.hostname, "start_date": now, "updated_at": now}
     ti_queries.transition(session, [ti.id], TaskState.RUNNING, values=values, expected=[TaskState.QUEUED])
     if attempt is not None:
@@ -67,7 +68,8 @@ def _finished(
     now: datetime,
 ) -> None:
     outcome = event.outcome or TaskOutcome(state="failed", error=f"task process {event.reason}")
-    start = ti.start_date or now
+    now = event.at or now
+    start = attempt.start_date if attempt is not None and attempt.start_date else now
     if ti.state == TaskState.RESTARTING:  # cleared while it ran: its process is gone now, run it again
         target, values = TaskState.NONE, {"next_try_at": None}
         moved = ti_queries.transition(session, [ti.id], target, values=values, expected=[TaskState.RESTARTING])

@@ -61,9 +61,10 @@ def run_dag_run(
             time.sleep(min(max((next_check - datetime.now(UTC)).total_seconds(), 0), MAX_WAIT_SECONDS))
             continue
         for command in commands:
+            started_at = datetime.now(UTC)
             with tee_output(Path(command.log_path)):
                 outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine)
-            record_outcome(factory, versions, command, outcome)
+            record_outcome(factory, versions, command, outcome, started_at=started_at)
             on_result(command, outcome)
 
 
@@ -87,12 +88,13 @@ def record_outcome(
     command: TaskCommand,
     outcome: TaskOutcome | None,
     *,
+    started_at: datetime,
     reason: str | None = None,
 ) -> None:
     now = datetime.now(UTC)
     events = [
-        TaskEvent(key=command.key, kind=EventKind.STARTED),
-        TaskEvent(key=command.key, kind=EventKind.FINISHED, outcome=outcome, reason=reason),
+        TaskEvent(key=command.key, kind=EventKind.STARTED, at=started_at),
+        TaskEvent(key=command.key, kind=EventKind.FINISHED, outcome=outcome, reason=reason, at=now),
     ]
     with session_scope(factory) as session:
         record_events(session, events, versions, now=now)

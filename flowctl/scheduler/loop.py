@@ -58,26 +58,35 @@ class Scheduler:
     def run(self) -> int:
         self.executor = executor_for(self.settings)
         self.executor.start()  # workers fork before this process opens any DB connection
-        self.engine = make_engine(self.settings.core.sql_alchemy_conn)
-        self.factory = make_session_factory(self.engine)
-        self._install_signal_handlers()
-        self.wakeup = WakeupSocket(self.settings.home)
+        try:
+            self.engine = make_engine(self.settings.core.sql_alchemy_conn)
+            self.factory = make_session_factory(self.engine)
+            self._install_signal_handlers()
+            self.wakeup = WakeupSocket(self.settings.home)
+            self._start_job()
+            self._loop()
+        finally:  # whatever ended the loop, task processes are stopped and their outcomes recorded
+            self._shutdown()
+        return 0
+
+    def _start_job(self) -> None:
         now = datetime.now(UTC)
         with session_scope(self.factory) as session:
             self.job_id = job_queries.start_job(session, SCHEDULER_JOB, at=now).id
         with session_scope(self.factory) as session:
-            orphans = fail_orphans(
-                session, my_job_id=self.job_id, log_folder=self.settings.logging.base_log_folder, now=now
-            )
+            log_folder = self.settings.logging.base_log_folder
+            orphans = fail_orphans(session, my_job_id=self.job_id, log_folder=log_folder, now=now)
         if orphans:
             log.warning("failed or retried %d task instances left by a scheduler that stopped", orphans)
+        log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
+
+    def _loop(self) -> None:
         self.watch = FolderWatch(dag_folders(self.settings))
         selector = selectors.DefaultSelector()
         selector.register(self.wakeup, selectors.EVENT_READ)
         selector.register(self._signal_reader, selectors.EVENT_READ)
         for fd in self.executor.filenos():
             selector.register(fd, selectors.EVENT_READ)
-        log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
         ticks = 0
         full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
@@ -85,8 +94,6 @@ class Scheduler:
             self._tick(datetime.now(UTC), full=full)
             ticks += 1
             full = self._wait(selector)
-        self._shutdown()
-        return 0
 
     def _wait(self, selector: selectors.BaseSelector) -> bool:
         """Block until there is work; returns whether the next tick must be a full one. Events that only
@@ -130,16 +137,19 @@ class Scheduler:
 
     def _shutdown(self) -> None:
         log.info("scheduler stopping: waiting up to %ss for running tasks", self.shutdown_grace.total_seconds())
-        final = self.executor.shutdown(grace=self.shutdown_grace)
-        self.pending_events += final
+        self.pending_events += self.executor.shutdown(grace=self.shutdown_grace)
+        if not hasattr(self, "factory"):
+            return
         now = datetime.now(UTC)
         try:
             with session_scope(self.factory) as session:
                 record_events(session, self.pending_events, self.versions, now=now)
-                job_queries.end_job(session, self.job_id, at=now)
+                if self.job_id:
+                    job_queries.end_job(session, self.job_id, at=now)
         except DBAPIError as exc:
             log.error("could not record the last task outcomes: %s", exc)
-        self.wakeup.close()
+        if hasattr(self, "wakeup"):
+            self.wakeup.close()
         self.engine.dispose()
 
     # the tick

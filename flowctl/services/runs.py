@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from flowctl.db.models import DagRun, TaskInstance
 from flowctl.db.queries.log_events import record_event
 from flowctl.exceptions import AlreadyExists, InvalidInput, NotFound
+from flowctl.logs import check_path_id
 from flowctl.params import Param, resolve_params
 from flowctl.services.actor import Actor
 from flowctl.services.dags import dag_spec, require_dag
@@ -39,8 +40,7 @@ def trigger_dag(
     if when.tzinfo is None:
         raise InvalidInput("logical date must carry a timezone")
     run_id = run_id or f"{RunType.MANUAL}__{when.isoformat()}"
-    if not run_id.strip() or len(run_id) > 250:
-        raise InvalidInput("run id must be 1-250 characters")
+    check_path_id("run_id", run_id)  # it names the run's log folder
     interval = spec.timetable.infer_manual_data_interval(when)
     run = DagRun(
         dag_id=dag_id,

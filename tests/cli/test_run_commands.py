@@ -212,11 +212,6 @@ def test_trigger_stores_conf_accepted_by_the_params(cli_db: Cli, dags: Path) -> 
     assert run["conf"] == {"n": 3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: trigger accepts a run id that cannot name a log folder ('/', '..'); the scheduler's dispatch "
-    "then raises InvalidInput from flowctl.logs.task_log_path, prints the error and hangs, on every restart",
-)
 @pytest.mark.parametrize("run_id", ["a/b", ".."])
 def test_trigger_refuses_a_run_id_that_cannot_name_a_log_folder(
     cli_db: Cli, dags: Path, engine: Engine, run_id: str
@@ -315,11 +310,6 @@ def test_dags_test_records_the_run_and_its_task_instances(cli_db: Cli, dags: Pat
     assert all(row["start_date"] <= row["end_date"] and row["duration"] >= 0 for row in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: in-process tries (dags test, tasks run) record STARTED and FINISHED together after the try: "
-    "start_date == end_date, and duration is 0 (dags test) or counts from the previous try's start (tasks run)",
-)
 @pytest.mark.parametrize("how", ["dags-test", "tasks-run-after-clear"])
 def test_recorded_start_end_and_duration_span_the_try(cli_db: Cli, dags: Path, how: str) -> None:
     run_id = dags_test(cli_db, "slow")
