@@ -78,10 +78,11 @@ def clear(
 def run(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
     """Run one task instance as the executor would, in its own process, and record its state."""
     from flowctl.db.engine import session_scope
+    from flowctl.db.queries import jobs
     from flowctl.db.queries.task_instances import get
     from flowctl.exceptions import FlowctlError, NotFound
     from flowctl.scheduler.events import record_events
-    from flowctl.scheduler.inline import queue_one, run_in_worker
+    from flowctl.scheduler.inline import job_heartbeat, queue_one, run_in_worker
     from flowctl.scheduler.runs import DagVersions
     from flowctl.services.runs import require_run
 
@@ -95,13 +96,18 @@ def run(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: int
             raise FlowctlError(
                 f"task instance {task_id!r} is {ti.state}: clear it first (flowctl tasks clear {dag_id} -t ...)"
             )
-        command = queue_one(session, ti, versions, runtime.settings.logging.base_log_folder, now=datetime.now(UTC))
+        # The try belongs to this command's job: if the command dies, a scheduler fails the try.
+        job_id = jobs.start_job(session, "inline", at=datetime.now(UTC)).id
+        folder = runtime.settings.logging.base_log_folder
+        command = queue_one(session, ti, versions, folder, now=datetime.now(UTC), job_id=job_id)
         if command is None:
             raise FlowctlError(f"task instance {task_id!r} changed state meanwhile; try again")
     runtime.engine.dispose()  # a worker forks next: it must not inherit open connections
-    events = run_in_worker(runtime.settings, command)
+    with job_heartbeat(runtime.session_factory, job_id):
+        events = run_in_worker(runtime.settings, command)
     with session_scope(runtime.session_factory) as session:
         record_events(session, events, versions, now=datetime.now(UTC))
+        jobs.end_job(session, job_id, at=datetime.now(UTC))
     with runtime.session() as session:
         state = get(session, dag_id, run_id, task_id, map_index).state  # type: ignore[union-attr]
     click.echo(f"{task_id} ({run_id}, try {command.key.try_number}): {state}; log: {command.log_path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,7 +18,7 @@ from typing import Any
 
 from flowctl.config import Settings
 from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey
-from flowctl.executors.worker import worker_main
+from flowctl.executors.worker import killpg, worker_main
 
 DEFAULT_WORKERS = 2
 
@@ -27,6 +28,7 @@ class _WorkerHandle:
     process: Any
     connection: Connection
     running: set[TaskKey] = field(default_factory=set)
+    pids: dict[TaskKey, int] = field(default_factory=dict)  # task process of each started try
 
 
 class LocalExecutor:
@@ -37,6 +39,7 @@ class LocalExecutor:
         self.worker_count = workers
         self.slots = slots if slots is not None else settings.core.parallelism
         self.workers: list[_WorkerHandle] = []
+        self.stopping = False
         self._context = multiprocessing.get_context("fork")
 
     def start(self) -> None:
@@ -77,19 +80,33 @@ class LocalExecutor:
                     event = worker.connection.recv()
                     if event.kind is EventKind.FINISHED:
                         worker.running.discard(event.key)
+                        worker.pids.pop(event.key, None)
+                    elif event.pid is not None:
+                        worker.pids[event.key] = event.pid
                     events.append(event)
             except (EOFError, OSError):
-                events += [
-                    TaskEvent(key=key, kind=EventKind.FINISHED, reason="its worker process died")
-                    for key in worker.running
-                ]
-                worker.connection.close()
-                worker.process.join(1)
-                self.workers[index] = self._spawn()
+                events += self._worker_died(worker)
+                if self.stopping:
+                    worker.running.clear()
+                else:
+                    self.workers[index] = self._spawn()
+        return events
+
+    def _worker_died(self, worker: _WorkerHandle) -> list[TaskEvent]:
+        """A worker that died (or ended) takes its tries with it: their process groups are killed, so no
+        try of theirs can still run when they are retried."""
+        for pid in worker.pids.values():
+            killpg(pid, signal.SIGKILL)
+        events = [
+            TaskEvent(key=key, kind=EventKind.FINISHED, reason="its worker process died") for key in worker.running
+        ]
+        worker.connection.close()
+        worker.process.join(1)
         return events
 
     def shutdown(self, *, grace: timedelta) -> list[TaskEvent]:
         """Stop taking work, let running tries finish for `grace`, then kill them; returns the last events."""
+        self.stopping = True
         events: list[TaskEvent] = []
         deadline = time.monotonic() + grace.total_seconds()
         for worker in self.workers:

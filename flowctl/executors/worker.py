@@ -118,8 +118,7 @@ class Worker:
                 if child.command.key == payload:
                     self._kill(child, "terminated by the scheduler")
         elif message == "stop":
-            self.stopping = True
-            self.selector.unregister(self.connection)
+            self.stopping = True  # finish the running tries; "terminate" messages may still follow
 
     # children
 

@@ -188,6 +188,10 @@ class Scheduler:
                     )
                 if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
                     job_queries.heartbeat(session, self.job_id, at=now)
+                    # Another scheduler, or a command running tasks, may have died since we started.
+                    fail_orphans(
+                        session, my_job_id=self.job_id, log_folder=self.settings.logging.base_log_folder, now=now
+                    )
                     self._last_heartbeat = time.monotonic()
         except DBAPIError as exc:
             self._db_backoff = min(max(self._db_backoff * 2, 1.0), MAX_DB_BACKOFF_SECONDS)

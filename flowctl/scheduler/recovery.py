@@ -4,11 +4,14 @@ is still running when this happens."""
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from flowctl.db.models import Job
 from flowctl.db.queries import jobs as job_queries
 from flowctl.db.queries import task_instances as ti_queries
 from flowctl.logs import append_line, task_log_path
@@ -22,7 +25,7 @@ DEAD_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 6)
 def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: datetime) -> int:
     """Fail or retry what schedulers that stopped heartbeating left queued/running; returns the count."""
     # Any live job may own task instances: schedulers, and backfills / `dags test` / `tasks run` commands.
-    live = job_queries.live_job_ids(session, None, now=now, stale_after=DEAD_AFTER)
+    live = [job.id for job in job_queries.live_jobs(session, now=now, stale_after=DEAD_AFTER) if _alive(job)]
     orphans = ti_queries.orphaned(session, [*live, my_job_id])
     for ti in orphans:
         retry = ti.try_number <= ti.max_tries
@@ -44,3 +47,17 @@ def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: dat
                 )
                 append_line(path, f"[flowctl] {reason}: marked {target}")
     return len(orphans)
+
+
+def _alive(job: Job) -> bool:
+    """A fresh heartbeat is not enough when the job's process, on this host, is gone (killed and restarted
+    within the heartbeat window)."""
+    if job.hostname != socket.gethostname():
+        return True
+    try:
+        os.kill(job.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

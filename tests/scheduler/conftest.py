@@ -72,8 +72,6 @@ class SchedulerProcess:
     """One `flowctl scheduler` subprocess; its stderr goes to a file shown when a test fails."""
 
     def __init__(self, args: list[str], *, env: dict[str, str], stderr_path: Path) -> None:
-        self.args = args
-        self.stderr_path = stderr_path
         self.stopped_by_test = False
         with stderr_path.open("ab") as stderr:
             self.popen = subprocess.Popen(
@@ -105,9 +103,6 @@ class SchedulerProcess:
         self.popen.kill()
         self.popen.wait()
 
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
     def check_running(self) -> None:
         """Fail at once, rather than at a timeout, when the scheduler ended without being told to."""
         code = self.popen.poll()
@@ -126,7 +121,6 @@ class Deployment:
             folder.mkdir(parents=True)
         self.db_url = db_url
         self.engine = engine
-        self.backend = engine.dialect.name
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWCTL_")}
         self.env.update(FLOWCTL_HOME=str(self.home), FLOWCTL__CORE__SQL_ALCHEMY_CONN=db_url)
         self.cli = Cli(self.home, db_url)

@@ -9,8 +9,6 @@ import os
 import signal
 import time
 
-import pytest
-
 from tests.scheduler.conftest import Deployment, pid_alive, read_ledger, wait_until
 
 RETRIES_DAG = """
@@ -25,7 +23,7 @@ LEDGER = pathlib.Path(OUT_DIR, "flaky.jsonl")
 
 with DAG("retries", schedule=None, is_paused_upon_creation=False):
 
-    @task(retries=2, retry_delay=timedelta(seconds=0.5), retry_exponential_backoff=True)
+    @task(retries=2, retry_delay=timedelta(seconds=0.8), retry_exponential_backoff=True)
     def flaky():
         started_at = time.time()
         tries = len(LEDGER.read_text().splitlines()) + 1 if LEDGER.exists() else 1
@@ -81,12 +79,11 @@ def test_retries_rerun_a_flaky_task_with_doubling_delays_and_give_up_after_the_l
     assert not deployment.log_path("retries", run_id, "flaky", attempt=4).exists()
     assert deployment.xcom(run_id, "after_flaky") == 3
 
-    # ...the second delay (1 s) was about double the first (0.5 s)
+    # ...the second delay (1.6 s) was about double the first (0.8 s)
     starts = [entry["started_at"] for entry in read_ledger(deployment.out / "flaky.jsonl")]
     first_gap, second_gap = starts[1] - starts[0], starts[2] - starts[1]
-    print("GAPS", first_gap, second_gap)
-    assert 0.5 <= first_gap < 2.0, starts
-    assert 1.0 <= second_gap < 3.0, starts
+    assert 0.8 <= first_gap < 2.5, starts
+    assert 1.6 <= second_gap < 4.0, starts
     assert 1.4 <= second_gap / first_gap <= 2.6, (first_gap, second_gap)
 
     # ...and the hopeless task failed for good after its one retry
@@ -246,11 +243,6 @@ with DAG("worker_victim", schedule=None, is_paused_upon_creation=False):
 
 
 # Process-level, so SQLite is enough.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when a worker dies, only its direct children get the parent-death SIGKILL; nobody kills "
-    "their process groups, so what a try started keeps running while its retry runs",
-)
 def test_kill_9_of_a_worker_retries_its_tries_and_kills_what_they_started(
     deployment: Deployment, sqlite_only: None
 ) -> None:

@@ -7,8 +7,6 @@ import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from tests.scheduler.conftest import Deployment, read_ledger, wait_until
 
 ONE_TASK = """
@@ -119,12 +117,6 @@ with DAG("slow", schedule=None, is_paused_upon_creation=False):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: on 'stop' a worker stops reading its pipe, so the executor's 'terminate' after the grace "
-    "never arrives; the scheduler waits 10 s + joins (~16 s), SIGKILLs the workers, records no outcome "
-    "(tasks stay 'running') and the tasks' grandchildren (bash's sleep) are left running",
-)
 def test_sigterm_stops_the_scheduler_after_the_grace_period_leaving_no_task_running(
     deployment: Deployment, sqlite_only: None
 ) -> None:
@@ -159,11 +151,6 @@ with DAG("quick", schedule=None, is_paused_upon_creation=False):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: during shutdown LocalExecutor.events() respawns every worker that exits (EOF on its pipe), "
-    "then joins each fresh, idle worker for 2 s before killing it: the scheduler exits ~4 s late",
-)
 def test_sigterm_lets_a_task_finish_within_the_grace_period_and_exits_once_it_is_done(
     deployment: Deployment, sqlite_only: None
 ) -> None:
@@ -238,12 +225,6 @@ with DAG(
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a restarted scheduler treats the killed one's job as alive (heartbeat younger than "
-    "DEAD_AFTER = 30 s) and checks for orphans only at start, so the killed tries stay queued/running "
-    "for good, holding the DAG's max_active_tasks slots",
-)
 def test_after_kill_9_and_a_restart_the_run_finishes_without_any_try_running_twice_at_once(
     deployment: Deployment, sqlite_only: None
 ) -> None:
@@ -263,7 +244,7 @@ def test_after_kill_9_and_a_restart_the_run_finishes_without_any_try_running_twi
     deployment.start_scheduler()
 
     # Then: the run finishes, every task succeeded, nothing is left queued or running
-    assert deployment.wait_for_run("ledger", run_id, timeout=20) == "success"
+    assert deployment.wait_for_run("ledger", run_id, timeout=15) == "success"
     assert deployment.ti_states(run_id) == {f"t{i:02d}": "success" for i in range(50)}
 
     # ...and no task ever started while an earlier try of it was still alive

@@ -52,3 +52,8 @@ def latest_heartbeat(session: Session, job_type: str) -> datetime | None:
         .order_by(Job.latest_heartbeat.desc())
         .limit(1)
     )
+
+
+def live_jobs(session: Session, *, now: datetime, stale_after: timedelta) -> list[Job]:
+    """Every job still marked running with a fresh heartbeat."""
+    return list(session.scalars(select(Job).where(Job.state == RUNNING, Job.latest_heartbeat >= now - stale_after)))
