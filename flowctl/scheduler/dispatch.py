@@ -97,7 +97,7 @@ def queue_task_instance(
         return None
     if try_number > 1:
         xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
-    ti_queries.record_try_start(session, ti.id, try_number, at=now)
+    ti_queries.record_try_start(session, ti.id, try_number, at=now, poke_again=ti.first_poke_at is not None)
     key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
     return TaskCommand(
         key=key,

@@ -52,6 +52,7 @@ class Scheduler:
         self._last_full_parse = 0.0
         self._db_backoff = 0.0
         self._terminated: set[TaskKey] = set()
+        self._command_jobs: set[int] = set()
 
     # lifecycle
 
@@ -171,10 +172,11 @@ class Scheduler:
                 if full and not self.stopping:
                     create_due_runs(session, self.versions, now=now)
                     start_queued_runs(session, self.versions, now=now)
+                if full:  # jobs of commands running their own runs (backfill, dags test): refreshed each second
+                    self._command_jobs = set(job_queries.live_job_ids(session, None, now=now, stale_after=DEAD_AFTER))
                 if full or touched:
                     runs = running_runs(session, None if full else touched)
-                    commands_jobs = set(job_queries.live_job_ids(session, None, now=now, stale_after=DEAD_AFTER))
-                    next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=commands_jobs)
+                    next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=self._command_jobs)
                     if full or (next_check and (self._next_check is None or next_check < self._next_check)):
                         self._next_check = next_check
                 if (full or finished) and not self.stopping:

@@ -143,9 +143,9 @@ def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
     )
 
 
-def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime) -> None:
-    """A new try row, or the same row again when a rescheduled sensor pokes once more."""
-    existing = get_try(session, ti_id, try_number)
+def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime, poke_again: bool) -> None:
+    """A new try row, or (`poke_again`: a rescheduled sensor poking once more) the same row again."""
+    existing = get_try(session, ti_id, try_number) if poke_again else None
     if existing is not None:
         existing.state, existing.queued_at, existing.end_date = TaskState.QUEUED, at, None
         return
