@@ -68,6 +68,17 @@ class TaskCommand:
     first_poke_at: datetime | None = None  # a rescheduled sensor's first poke
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """Call a DAG's on_success_callback / on_failure_callback for a run that just ended (in a task-side
+    process: the scheduler never runs user code)."""
+
+    run: RunSnapshot
+    fileloc: str
+    state: str  # success | failed
+    log_path: str
+
+
 class EventKind(StrEnum):
     STARTED = "started"
     FINISHED = "finished"
@@ -109,6 +120,7 @@ class Executor(Protocol):
     def events(self) -> list[TaskEvent]: ...  # non-blocking
     def fileno(self) -> int: ...  # readable when events may be waiting (for the scheduler's selector)
     def terminate(self, key: TaskKey) -> None: ...
+    def run_callback(self, request: CallbackRequest) -> None: ...
     def running_keys(self) -> set[TaskKey]: ...
     def shutdown(self, *, grace: timedelta) -> None: ...
     @property

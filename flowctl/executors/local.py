@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from flowctl.config import Settings
-from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey
+from flowctl.executors.base import CallbackRequest, EventKind, TaskCommand, TaskEvent, TaskKey
 from flowctl.executors.worker import killpg, worker_main
 
 DEFAULT_WORKERS = 2
@@ -66,6 +66,10 @@ class LocalExecutor:
         worker = min(self.workers, key=lambda w: len(w.running))
         worker.running.add(command.key)
         worker.connection.send(("run", command))
+
+    def run_callback(self, request: CallbackRequest) -> None:
+        """Fire and forget: a worker forks a child that calls the DAG's callback."""
+        _send_quietly(self.workers[0].connection, ("callback", request))
 
     def terminate(self, key: TaskKey) -> None:
         for worker in self.workers:

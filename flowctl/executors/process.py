@@ -96,3 +96,32 @@ def execute_command(
     finally:
         if own_engine:
             engine.dispose()
+
+
+def run_dag_callback(request: Any, dag: Any, *, settings: Settings) -> int:
+    """In a forked child: call the DAG's on_success_callback / on_failure_callback with a run context."""
+    from flowctl.notify import run_callbacks
+    from flowctl.parsing.importer import load_dag
+    from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+
+    redirect_output(request.log_path)
+    log = logging.getLogger("flowctl.dag_callback")
+    try:
+        if dag is None:
+            put_on_import_path(dag_folders(settings))
+            dag = load_dag(request.fileloc, request.run.dag_id, defaults_from(settings))
+    except BaseException:
+        log.exception("cannot load DAG %s from %s for its callback", request.run.dag_id, request.fileloc)
+        return 1
+    callback = dag.on_success_callback if request.state == "success" else dag.on_failure_callback
+    context = {
+        "dag": dag,
+        "dag_run": request.run,
+        "run_id": request.run.run_id,
+        "logical_date": request.run.logical_date,
+        "reason": request.state,
+    }
+    log.info("Calling the %s callback of %s for run %s", request.state, request.run.dag_id, request.run.run_id)
+    run_callbacks(callback, context, logger=log)
+    sys.stdout.flush()
+    return 0

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from flowctl.config import Settings
-from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
+from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey, TaskOutcome
 
 PR_SET_PDEATHSIG = 1
 KILL_GRACE_SECONDS = 5.0
@@ -54,6 +54,7 @@ class Worker:
         self.settings = settings
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, _Child] = {}
+        self.callbacks: dict[int, int] = {}  # pidfd -> pid of callback children
         self.dag_cache: dict[str, tuple[tuple[int, int], Any]] = {}
         self.hostname = socket.gethostname()
         self.engine: Any = None
@@ -97,6 +98,10 @@ class Worker:
                     self._read_output(self.children[pid])
                 elif kind == "exit":
                     self._reap(self.children[pid])
+                elif kind == "callback":
+                    self.selector.unregister(pid)
+                    os.waitpid(self.callbacks.pop(pid), 0)
+                    os.close(pid)
             self._enforce_deadlines()
         os._exit(0)
 
@@ -113,6 +118,8 @@ class Worker:
             return
         if message == "run":
             self._start(payload)
+        elif message == "callback":
+            self._start_callback(payload)
         elif message == "terminate":
             for child in self.children.values():
                 if child.command.key == payload:
@@ -141,6 +148,31 @@ class Worker:
         self.selector.register(read_fd, selectors.EVENT_READ, ("output", pid))
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
         self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=pid, hostname=self.hostname, at=_now()))
+
+    def _start_callback(self, request: Any) -> None:
+        """A child that calls the DAG's run callback; nothing reports back (a failure is in its log)."""
+        from flowctl.executors.process import run_dag_callback
+
+        stub = TaskCommand(
+            key=TaskKey(request.run.dag_id, request.run.run_id, "", -1, 0),
+            fileloc=request.fileloc,
+            log_path=request.log_path,
+        )
+        dag = self._cached_dag(stub)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                gc.disable()
+                os.setpgid(0, 0)
+                set_parent_death_signal(signal.SIGKILL)
+                self.connection.close()
+                code = run_dag_callback(request, dag, settings=self.settings)
+            finally:
+                os._exit(code)
+        pidfd = os.pidfd_open(pid)
+        self.callbacks[pidfd] = pid
+        self.selector.register(pidfd, selectors.EVENT_READ, ("callback", pidfd))
 
     def _child_main(self, command: TaskCommand, dag: Any, outcome_fd: int) -> int:
         from flowctl.executors.process import run_in_child

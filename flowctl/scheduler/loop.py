@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from flowctl.config import Settings
 from flowctl.db.engine import make_engine, make_session_factory, session_scope
+from flowctl.db.models import DagRun
 from flowctl.db.queries import jobs as job_queries
-from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey
+from flowctl.executors.base import CallbackRequest, EventKind, RunSnapshot, TaskCommand, TaskEvent, TaskKey
 from flowctl.executors.local import executor_for
 from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
@@ -28,6 +29,7 @@ from flowctl.scheduler.events import record_events
 from flowctl.scheduler.recovery import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
 from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
 from flowctl.scheduler.wakeup import WakeupSocket
+from flowctl.state import RunState
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,7 @@ class Scheduler:
         self.pending_events += self.executor.events()
         finished = any(event.kind is EventKind.FINISHED for event in self.pending_events)
         commands: list[TaskCommand] = []
+        callbacks: list[CallbackRequest] = []
         try:
             with session_scope(self.factory) as session:
                 touched = record_events(session, self.pending_events, self.versions, now=now)
@@ -177,6 +180,7 @@ class Scheduler:
                 if full or touched:
                     runs = running_runs(session, None if full else touched)
                     next_check = advance_runs(session, runs, self.versions, now=now, skip_jobs=self._command_jobs)
+                    callbacks = self._run_callbacks(session, runs)
                     if full or (next_check and (self._next_check is None or next_check < self._next_check)):
                         self._next_check = next_check
                 if (full or finished) and not self.stopping:
@@ -203,6 +207,28 @@ class Scheduler:
         self.pending_events = []
         for command in commands:
             self.executor.submit(command)
+        for request in callbacks:
+            self.executor.run_callback(request)
+
+    def _run_callbacks(self, session: Session, runs: list[DagRun]) -> list[CallbackRequest]:
+        """DAG-level callbacks of the runs that just ended (called after the transaction commits)."""
+        requests = []
+        for run in runs:
+            if run.state not in (RunState.SUCCESS, RunState.FAILED) or run.dag_version_id is None:
+                continue
+            spec = self.versions.get(session, run.dag_version_id)
+            wanted = spec.has_on_success_callback if run.state == RunState.SUCCESS else spec.has_on_failure_callback
+            if wanted:
+                folder = self.settings.logging.base_log_folder / f"dag_id={run.dag_id}" / f"run_id={run.run_id}"
+                requests.append(
+                    CallbackRequest(
+                        run=RunSnapshot.of(run, None),
+                        fileloc=spec.fileloc,
+                        state=run.state,
+                        log_path=str(folder / "dag_callback.log"),
+                    )
+                )
+        return requests
 
     def _stop_unwanted(self, session: Session) -> None:
         """Kill the processes of tries a user cleared or marked while they ran."""
