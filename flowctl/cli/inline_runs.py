@@ -28,15 +28,13 @@ def _log_to_stdout() -> object:
 
 def load_dag_here(runtime: Runtime, dag_id: str) -> Any:
     """Import a DAG's file in this process (after parsing changed files, so its row is current)."""
-    from flowctl.parsing.importer import load_dag
-    from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+    from flowctl.parsing.processor import import_dag
     from flowctl.services.dags import require_dag
 
     runtime.refresh_dags()
     with runtime.session() as session:
         fileloc = require_dag(session, dag_id).fileloc
-    put_on_import_path(dag_folders(runtime.settings))
-    return load_dag(fileloc, dag_id, defaults_from(runtime.settings))
+    return import_dag(runtime.settings, fileloc, dag_id)
 
 
 def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: datetime | None) -> str:

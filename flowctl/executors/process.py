@@ -77,14 +77,12 @@ def execute_command(
     """Import the DAG if the worker did not have it, then run the try (no exception escapes)."""
     from flowctl.db.engine import make_engine, make_session_factory
     from flowctl.executors.task_runner import run_task
-    from flowctl.parsing.importer import load_dag
-    from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+    from flowctl.parsing.processor import import_dag
 
     log = logging.getLogger("flowctl.task")
     if dag is None:
         try:
-            put_on_import_path(dag_folders(settings))
-            dag = load_dag(command.fileloc, command.key.dag_id, defaults_from(settings))
+            dag = import_dag(settings, command.fileloc, command.key.dag_id)
         except BaseException as exc:  # whatever the DAG file raises, the try fails with it in its log
             log.exception("cannot load DAG %s from %s", command.key.dag_id, command.fileloc)
             return TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
@@ -101,15 +99,13 @@ def execute_command(
 def run_dag_callback(request: Any, dag: Any, *, settings: Settings) -> int:
     """In a forked child: call the DAG's on_success_callback / on_failure_callback with a run context."""
     from flowctl.notify import run_callbacks
-    from flowctl.parsing.importer import load_dag
-    from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+    from flowctl.parsing.processor import import_dag
 
     redirect_output(request.log_path)
     log = logging.getLogger("flowctl.dag_callback")
     try:
         if dag is None:
-            put_on_import_path(dag_folders(settings))
-            dag = load_dag(request.fileloc, request.run.dag_id, defaults_from(settings))
+            dag = import_dag(settings, request.fileloc, request.run.dag_id)
     except BaseException:
         log.exception("cannot load DAG %s from %s for its callback", request.run.dag_id, request.fileloc)
         return 1

@@ -18,9 +18,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.config import Settings
-from flowctl.dag_definition import DagDefaults
+from flowctl.dag_definition import DAG, DagDefaults
 from flowctl.db.engine import session_scope
 from flowctl.db.queries import dags as queries
+from flowctl.exceptions import DagDefinitionError, FlowctlError
+from flowctl.parsing.importer import load_dag
 from flowctl.parsing.processes import FileToParse, ParseLimits, parse_in_children
 from flowctl.parsing.sync import SyncSummary, forget_files, store_results
 
@@ -81,6 +83,18 @@ def put_on_import_path(folders: Iterable[Path]) -> None:
     for folder in folders:
         if str(folder) not in sys.path:
             sys.path.append(str(folder))
+
+
+def import_dag(settings: Settings, fileloc: str, dag_id: str) -> DAG:
+    """Import one DAG from its file in this process, as the processor sees it (dags folders on sys.path,
+    configured defaults). Whatever the file raises becomes a one-line DagDefinitionError."""
+    put_on_import_path(dag_folders(settings))
+    try:
+        return load_dag(fileloc, dag_id, defaults_from(settings))
+    except FlowctlError:
+        raise
+    except Exception as exc:
+        raise DagDefinitionError(f"cannot import {fileloc}: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

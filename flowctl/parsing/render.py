@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session
 from flowctl.config import Settings
 from flowctl.db.models import DagRun
 from flowctl.db.secrets import SecretCipher
-from flowctl.exceptions import DagDefinitionError, FlowctlError, InvalidInput, NotFound
+from flowctl.exceptions import InvalidInput, NotFound
 from flowctl.params import resolve_params
-from flowctl.parsing.importer import load_dag
-from flowctl.parsing.processor import dag_folders, defaults_from, put_on_import_path
+from flowctl.parsing.processor import import_dag
 from flowctl.services import connections, dags, variables
 from flowctl.state import RunType
 
@@ -69,13 +68,7 @@ def render_task_fields(
     row = dags.require_dag(session, dag_id)
     if row.is_stale:
         raise NotFound(f"DAG {dag_id!r} is stale: its file {row.fileloc} no longer defines it")
-    put_on_import_path(dag_folders(settings))
-    try:
-        dag = load_dag(row.fileloc, dag_id, defaults_from(settings))
-    except FlowctlError:
-        raise
-    except Exception as exc:
-        raise DagDefinitionError(f"cannot import {row.fileloc}: {type(exc).__name__}: {exc}") from None
+    dag = import_dag(settings, row.fileloc, dag_id)
     if not dag.has_task(task_id):
         raise NotFound(f"DAG {dag_id!r} has no task {task_id!r}")
     task = dag.get_task(task_id)

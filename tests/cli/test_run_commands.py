@@ -559,6 +559,15 @@ def test_tasks_test_of_a_failing_task_exits_1_and_records_nothing(
     assert row_counts(engine) == before
 
 
+def test_tasks_test_of_a_dag_whose_file_now_raises_is_a_one_line_error(cli_db: Cli, dags: Path) -> None:
+    cli_db("dags", "list")  # stored while the file was fine
+    dags.write_text(dags.read_text() + "\nraise RuntimeError('broken dag file')\n")
+
+    error = one_line_error(cli_db("tasks", "test", "chain", "a"))
+
+    assert "broken dag file" in error and str(dags) in error
+
+
 def test_tasks_test_of_an_unknown_task_is_a_one_line_error_naming_it(cli_db: Cli, dags: Path) -> None:
     assert "no_such_task" in one_line_error(cli_db("tasks", "test", "chain", "no_such_task"))
 
