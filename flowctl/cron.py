@@ -19,6 +19,7 @@ Instants go in and come out as stdlib datetimes in UTC.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -60,7 +61,7 @@ def parse_cron(expression: str, *, timezone: str) -> Cron:
     if len(fields.split()) != 5 or not croniter.is_valid(fields):
         raise InvalidSchedule(f"schedule {expression!r} is not a 5-field cron expression or a known preset")
     try:
-        zone = pendulum.timezone(timezone)
+        zone = zone_named(timezone)
     except (ValueError, KeyError) as exc:
         raise InvalidSchedule(f"schedule {expression!r}: unknown time zone {timezone!r}") from exc
     probe = croniter(fields, datetime(2000, 1, 1))
@@ -71,6 +72,20 @@ def parse_cron(expression: str, *, timezone: str) -> Cron:
     hours = probe.expanded[1]
     every_hour = hours == ["*"] or len(hours) == 24
     return Cron(text, timezone, fields=fields, zone=zone, every_hour=every_hour)
+
+
+# A fixed UTC offset, as flowctl.dag_definition names the zone of an aware start_date whose tzinfo has no
+# IANA name (pendulum.parse("...+09:00"), datetime.timezone(timedelta(hours=9))).
+_FIXED_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
+
+
+def zone_named(name: str) -> tzinfo:
+    """The zone for an IANA name or a fixed offset "+HH:MM" / "-HH:MM" (pendulum.timezone rejects those)."""
+    match = _FIXED_OFFSET.fullmatch(name)
+    if match is None:
+        return pendulum.timezone(name)
+    seconds = int(match[2]) * 3600 + int(match[3]) * 60
+    return pendulum.fixed_timezone(-seconds if match[1] == "-" else seconds)
 
 
 def next_tick(cron: Cron, after: datetime) -> datetime:

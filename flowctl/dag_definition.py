@@ -259,7 +259,9 @@ def localize(value: datetime | None, timezone: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return pendulum.instance(value, tz=timezone)
+        from flowctl.cron import zone_named  # the DAG's zone may be a fixed offset such as "+09:00"
+
+        return pendulum.instance(value, tz=zone_named(timezone))
     return pendulum.instance(value)
 
 

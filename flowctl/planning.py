@@ -11,14 +11,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flowctl.serialization import DagSpec, TaskSpec
 from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
 from flowctl.trigger_rules import UpstreamCounts, Verdict, evaluate_trigger_rule
 
+# TIKey and TIView are named tuples rather than dataclasses: the scheduler makes one per task instance
+# of a run each time a try finishes, and tuples are several times cheaper to build, hash and sort.
 
-@dataclass(frozen=True, slots=True, order=True)
-class TIKey:
+
+class TIKey(NamedTuple):
     """A task instance in one run; map_index -1 for an unmapped task or a mapped one not yet expanded."""
 
     task_id: str
@@ -28,8 +31,7 @@ class TIKey:
         return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
 
 
-@dataclass(frozen=True, slots=True)
-class TIView:
+class TIView(NamedTuple):
     """What planning needs to know of a task instance."""
 
     key: TIKey
@@ -64,6 +66,8 @@ _FAILED_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 _PAST_DONE_STATES = frozenset({TaskState.SUCCESS, TaskState.SKIPPED, TaskState.REMOVED})
 # An upstream task with no instance in this run counts as one instance not yet done.
 _NO_INSTANCES: Counter[TaskState] = Counter({TaskState.NONE: 1})
+# The counts of a task with one instance, by its state (shared, never changed: cheaper than a new Counter).
+_ONE_INSTANCE: dict[TaskState, Counter[TaskState]] = {state: Counter({state: 1}) for state in TaskState}
 _IN_PROGRESS_REASONS = {
     TaskState.SCHEDULED: "already scheduled",
     TaskState.QUEUED: "already queued",
@@ -123,7 +127,10 @@ class _Planner:
             keys = self.keys_by_task.get(task.task_id, [])
             for key in keys:
                 self._plan_instance(task, self.tis[key])
-            self.task_counts[task.task_id] = Counter(self.states[k] for k in keys) if keys else _NO_INSTANCES
+            if len(keys) == 1:
+                self.task_counts[task.task_id] = _ONE_INSTANCE[self.states[keys[0]]]
+            else:
+                self.task_counts[task.task_id] = Counter(self.states[k] for k in keys) if keys else _NO_INSTANCES
         return RunPlan(
             to_schedule=self.to_schedule,
             to_upstream_failed=self.to_upstream_failed,

@@ -53,8 +53,9 @@ _TASK_MARKS = frozenset({_T.SUCCESS, _T.FAILED})
 _TASK_FLOW: dict[TaskState, set[TaskState]] = {
     _T.NONE: {_T.SCHEDULED, _T.UPSTREAM_FAILED, _T.SKIPPED, _T.REMOVED},
     _T.SCHEDULED: {_T.QUEUED, _T.NONE},
-    # Recovery after a dead scheduler or executor, or a clear.
-    _T.QUEUED: {_T.RUNNING, _T.UP_FOR_RETRY, _T.SCHEDULED, _T.NONE},
+    # Recovery after a dead scheduler or executor, or a clear; or a try that started and ended between
+    # two looks of the scheduler (its start and its end are recorded together).
+    _T.QUEUED: {_T.RUNNING, _T.UP_FOR_RETRY, _T.UP_FOR_RESCHEDULE, _T.SKIPPED, _T.SCHEDULED, _T.NONE},
     _T.RUNNING: {_T.UP_FOR_RETRY, _T.UP_FOR_RESCHEDULE, _T.SKIPPED, _T.NONE, _T.RESTARTING},
     _T.UP_FOR_RETRY: {_T.SCHEDULED, _T.NONE},
     _T.UP_FOR_RESCHEDULE: {_T.SCHEDULED, _T.NONE},

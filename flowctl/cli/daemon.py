@@ -21,12 +21,18 @@ def running_pid(pid_file: Path) -> int | None:
     return pid
 
 
-@contextlib.contextmanager
-def pid_file_held(pid_file: Path, *, what: str) -> Iterator[None]:
-    """Write this process's pid for the duration; refuse to start when another live process holds it."""
+def refuse_if_running(pid_file: Path, *, what: str) -> None:
+    """Raise when another live process holds the pid file. `-D` calls it before daemonizing too: after
+    the fork the error would only reach the daemon's log while the command exited 0."""
     other = running_pid(pid_file)
     if other is not None and other != os.getpid():
         raise FlowctlError(f"a {what} is already running (pid {other}, pid file {pid_file})")
+
+
+@contextlib.contextmanager
+def pid_file_held(pid_file: Path, *, what: str) -> Iterator[None]:
+    """Write this process's pid for the duration; refuse to start when another live process holds it."""
+    refuse_if_running(pid_file, what=what)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n")
     try:

@@ -24,7 +24,7 @@ from flowctl.cli.runtime import Runtime, pass_runtime
 @pass_runtime
 def scheduler(runtime: Runtime, daemon: bool, num_runs: int, pid_path: str | None, shutdown_grace: float) -> None:
     """Schedule and run DAGs until stopped (SIGTERM/SIGINT stop it cleanly)."""
-    from flowctl.cli.daemon import daemonize, pid_file_held
+    from flowctl.cli.daemon import daemonize, pid_file_held, refuse_if_running
     from flowctl.db.migrate import require_current_schema
     from flowctl.scheduler.loop import Scheduler
 
@@ -33,6 +33,7 @@ def scheduler(runtime: Runtime, daemon: bool, num_runs: int, pid_path: str | Non
     runtime.close()  # the scheduler opens its own connections, after forking its workers
     pid_file = Path(pid_path) if pid_path else settings.home / "scheduler.pid"
     if daemon:
+        refuse_if_running(pid_file, what="scheduler")  # here, while the error can still reach the caller
         daemonize(settings.home / "scheduler.log")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s - %(message)s")
     with pid_file_held(pid_file, what="scheduler"):

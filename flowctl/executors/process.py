@@ -20,20 +20,31 @@ LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s - %(message)s"
 
 
 def redirect_output(log_path: str) -> Any:
-    """Point fds 1 and 2 at the log (so even a crash of C code leaves its output there) and wrap
-    Python's streams with secret masking; returns the masker."""
+    """Capture this process's output (see capture_output) and point it at the log; returns the masker."""
+    masker = capture_output()
+    point_output_at(log_path)
+    return masker
+
+
+def capture_output() -> Any:
+    """Wrap Python's streams on fds 1 and 2 with secret masking and send logging there; returns the
+    masker. Done before a try's log is known (a spare task process does it while it waits)."""
     from flowctl.logs import MaskingWriter, SecretMasker
 
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
     masker = SecretMasker()
     sys.stdout = MaskingWriter(io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True), masker)
     sys.stderr = MaskingWriter(io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True), masker)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT, force=True)
     return masker
+
+
+def point_output_at(log_path: str) -> None:
+    """Point fds 1 and 2 at the log, so even a crash of C code leaves its output there."""
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def outcome_json(outcome: TaskOutcome) -> bytes:
@@ -55,10 +66,13 @@ def warm_engine(settings: Settings) -> Engine:
     return engine
 
 
-def run_in_child(command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int) -> int:
-    """Entry of a forked task process: run the try, write the outcome to `outcome_fd`, return an exit code."""
-    engine.dispose(close=False)  # the worker's pool (empty) is not ours; keep the compiled-SQL cache
-    masker = redirect_output(command.log_path)
+def run_in_child(
+    command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int, masker: Any
+) -> int:
+    """Body of a forked task process whose output is captured (capture_output) and whose `engine` has
+    a pool of its own: log to the try's file, run the try, write the outcome to `outcome_fd`, return an
+    exit code."""
+    point_output_at(command.log_path)
     outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine)
     payload = outcome_json(outcome)
     view = memoryview(payload)

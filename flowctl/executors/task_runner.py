@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import socket
 import traceback
@@ -43,7 +44,7 @@ class _Decisions:
 class RuntimeTaskInstance:
     """`ti` / `task_instance` in the context: identity, XCom push/pull, branch and skip decisions."""
 
-    def __init__(self, command: TaskCommand, *, run: Any, session: Session, settings: Settings) -> None:
+    def __init__(self, command: TaskCommand, *, run: Any, session: Callable[[], Session], settings: Settings) -> None:
         key = command.key
         self.dag_id, self.run_id, self.task_id = key.dag_id, key.run_id, key.task_id
         self.map_index, self.try_number = key.map_index, key.try_number
@@ -76,7 +77,7 @@ class RuntimeTaskInstance:
         ids = [self.task_id] if task_ids is None else [task_ids] if isinstance(task_ids, str) else list(task_ids)
         indexes = [map_indexes] if isinstance(map_indexes, int) else map_indexes
         rows = xcom_queries.pull(
-            self._session,
+            self._session(),
             dag_id=dag_id or self.dag_id,
             run_id=self.run_id,
             task_ids=ids,
@@ -100,7 +101,7 @@ class RuntimeTaskInstance:
         )
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
-        run = run_queries.get_run(self._session, dag_id, run_id)
+        run = run_queries.get_run(self._session(), dag_id, run_id)
         return run.state if run is not None else None
 
     def follow_branches(self, task_ids: list[str]) -> None:
@@ -132,9 +133,10 @@ def run_task(
     from flowctl.notify import run_callbacks
 
     key = command.key
-    with session_factory() as session:
+    session = _SessionOnDemand(session_factory)
+    try:
         try:
-            run = command.run or snapshot_run(session, key.dag_id, key.run_id)
+            run = command.run or snapshot_run(session(), key.dag_id, key.run_id)
             task = _concrete_task(dag, command, session, run)
             ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
             ti.sensor_first_poke_at = command.first_poke_at
@@ -149,6 +151,26 @@ def run_task(
         outcome = _execute(task, context, ti, masker=masker)
         _notify(task, context, outcome, command=command, settings=settings)
         return outcome
+    finally:
+        session.close()
+
+
+class _SessionOnDemand:
+    """The try's DB session, opened on first use: a task that reads no XCom, variable or connection
+    (its command carries the run) never sets one up."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __call__(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 def _notify(
@@ -205,7 +227,8 @@ def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, mas
 
     rendered: dict[str, Any] | None = None
     try:
-        rendered = render_template_fields(task, context, make_environment(context["dag"]))
+        if task.template_fields:  # making a Jinja environment is not free: only when there is something to render
+            rendered = render_template_fields(task, context, make_environment(context["dag"]))
         result = task.execute(context)
         if task.do_xcom_push and result is not None:
             if task.multiple_outputs and isinstance(result, dict):
@@ -254,13 +277,13 @@ def _shown(rendered: dict[str, Any] | None, masker: Any) -> dict[str, Any] | Non
     return masker.mask_value(value) if masker is not None else value
 
 
-def _concrete_task(dag: DAG, command: TaskCommand, session: Session, run: Any) -> Any:
+def _concrete_task(dag: DAG, command: TaskCommand, session: Callable[[], Session], run: Any) -> Any:
     task = dag.get_task(command.key.task_id)
     if not isinstance(task, MappedOperator):
         return copy.copy(task)  # templates render onto the copy: an in-process retry renders afresh
     values = {}
     for name, source in task.expand_input.items():
-        items = _expand_source(source, session, run)
+        items = _expand_source(source, session(), run)
         values[name] = items[command.key.map_index]
     return task.unmap(values)
 
@@ -299,7 +322,7 @@ def _build_context(
     run: Any,
     ti: RuntimeTaskInstance,
     *,
-    session: Session,
+    session: Callable[[], Session],
     settings: Settings,
     masker: Any,
 ) -> dict[str, Any]:
@@ -314,11 +337,13 @@ def _build_context(
     )
     from flowctl.variable import Variable
 
-    cipher = SecretCipher(settings.core.fernet_key)
+    @functools.cache
+    def cipher() -> SecretCipher:  # only when a variable or connection is read
+        return SecretCipher(settings.core.fernet_key)
 
     def get_variable(key: str) -> str | None:
         try:
-            value = variables.get_variable(session, cipher, key)
+            value = variables.get_variable(session(), cipher(), key)
         except NotFound:
             return None
         if masker is not None and is_sensitive_name(key):
@@ -328,7 +353,7 @@ def _build_context(
     def get_connection(conn_id: str) -> Any:
         import os
 
-        conn = connections.get_connection(session, cipher, conn_id, environ=os.environ)
+        conn = connections.get_connection(session(), cipher(), conn_id, environ=os.environ)
         if masker is not None and conn.password:
             masker.add(conn.password)
         return conn

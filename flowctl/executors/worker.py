@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import json
 import os
+import pickle
 import selectors
 import signal
 import socket
@@ -28,12 +30,20 @@ from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey, T
 
 PR_SET_PDEATHSIG = 1
 KILL_GRACE_SECONDS = 5.0
+# A spare task process is kept forked while tries keep coming, and dropped after this long without one
+# (an idle worker holds no extra process).
+SPARE_IDLE_SECONDS = 5.0
 
 
 def set_parent_death_signal(signum: int) -> None:
     """Ask Linux to send `signum` to this process when its parent dies (no-op elsewhere)."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        _libc().prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL("libc.so.6", use_errno=True)  # loaded once in the worker: children inherit it
 
 
 @dataclass(slots=True)
@@ -48,6 +58,19 @@ class _Child:
     killed_at: float | None = None
 
 
+@dataclass(slots=True)
+class _Spare:
+    """A task process forked ahead of time, its output captured, waiting on `command_fd` for its try:
+    a try then starts without paying for the fork. It holds the DAGs the worker had when it forked
+    (`generation`), so it is only used while the worker has loaded nothing since."""
+
+    pid: int
+    pidfd: int
+    command_fd: int
+    outcome_fd: int
+    generation: int
+
+
 class Worker:
     def __init__(self, connection: Connection, settings: Settings) -> None:
         self.connection = connection
@@ -56,6 +79,9 @@ class Worker:
         self.children: dict[int, _Child] = {}
         self.callbacks: dict[int, int] = {}  # pidfd -> pid of callback children
         self.dag_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+        self.cache_generation = 0  # bumped whenever dag_cache changes
+        self.spare: _Spare | None = None
+        self.last_start = 0.0
         self.hostname = socket.gethostname()
         self.engine: Any = None
         self.stopping = False
@@ -94,20 +120,30 @@ class Worker:
                 kind, pid = key.data
                 if kind == "command":
                     self._receive()
-                elif kind == "output":
-                    self._read_output(self.children[pid])
-                elif kind == "exit":
-                    self._reap(self.children[pid])
                 elif kind == "callback":
                     self.selector.unregister(pid)
                     os.waitpid(self.callbacks.pop(pid), 0)
                     os.close(pid)
+                elif kind == "spare":
+                    if self.spare and self.spare.pid == pid:  # it died while waiting: the next try forks anew
+                        self._drop_spare()
+                elif pid not in self.children:
+                    continue  # reaped earlier in this batch
+                elif kind == "output":
+                    self._read_output(self.children[pid])
+                elif kind == "exit":
+                    self._reap(self.children[pid])
             self._enforce_deadlines()
+            if self.spare and (self.stopping or time.monotonic() - self.last_start >= SPARE_IDLE_SECONDS):
+                self._drop_spare()
+        self._drop_spare()
         os._exit(0)
 
     def _select_timeout(self) -> float | None:
         deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
         deadlines += [c.killed_at + KILL_GRACE_SECONDS for c in self.children.values() if c.killed_at]
+        if self.spare:
+            deadlines.append(self.last_start + SPARE_IDLE_SECONDS)
         return max(min(deadlines) - time.monotonic(), 0) if deadlines else None
 
     def _receive(self) -> None:
@@ -130,24 +166,60 @@ class Worker:
     # children
 
     def _start(self, command: TaskCommand) -> None:
-        dag = self._cached_dag(command)
-        read_fd, write_fd = os.pipe()
+        self._cached_dag(command)  # load (or reload) in the worker first, so the spare can have it
+        spare = self.spare if self.spare and self.spare.generation == self.cache_generation else None
+        if spare is None:
+            self._drop_spare()
+            spare = self._fork_spare()
+        self.spare = None
+        payload = pickle.dumps(command)
+        # Far below the pipe's buffer, so it never blocks. If the spare died just now, its exit is
+        # reported as this try's end.
+        with contextlib.suppress(OSError):
+            os.write(spare.command_fd, payload)
+        os.close(spare.command_fd)
+        self.last_start = time.monotonic()
+        deadline = self.last_start + command.execution_timeout if command.execution_timeout else None
+        child = _Child(
+            command=command, pid=spare.pid, pidfd=spare.pidfd, outcome_fd=spare.outcome_fd, deadline=deadline
+        )
+        self.children[spare.pid] = child
+        self.selector.modify(spare.pidfd, selectors.EVENT_READ, ("exit", spare.pid))
+        self.selector.register(spare.outcome_fd, selectors.EVENT_READ, ("output", spare.pid))
+        self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=spare.pid, hostname=self.hostname, at=_now()))
+        if not self.stopping:
+            self.spare = self._fork_spare()  # for the next try, while this one runs
+
+    def _fork_spare(self) -> _Spare:
+        command_read, command_write = os.pipe()
+        outcome_read, outcome_write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the task process
-            os.close(read_fd)
+        if pid == 0:  # the task process, until its try arrives
+            os.close(command_write)
+            os.close(outcome_read)
             code = 1
             try:
-                code = self._child_main(command, dag, write_fd)
+                code = self._child_main(command_read, outcome_write)
             finally:
                 os._exit(code)
-        os.close(write_fd)
+        os.close(command_read)
+        os.close(outcome_write)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # as the child does: its group exists before we may signal it
         pidfd = os.pidfd_open(pid)
-        deadline = time.monotonic() + command.execution_timeout if command.execution_timeout else None
-        child = _Child(command=command, pid=pid, pidfd=pidfd, outcome_fd=read_fd, deadline=deadline)
-        self.children[pid] = child
-        self.selector.register(read_fd, selectors.EVENT_READ, ("output", pid))
-        self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
-        self._send(TaskEvent(key=command.key, kind=EventKind.STARTED, pid=pid, hostname=self.hostname, at=_now()))
+        self.selector.register(pidfd, selectors.EVENT_READ, ("spare", pid))
+        return _Spare(pid, pidfd, command_write, outcome_read, self.cache_generation)
+
+    def _drop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(spare.pid, signal.SIGKILL)  # not killpg: it may not have made its group yet
+        self.selector.unregister(spare.pidfd)
+        os.waitpid(spare.pid, 0)
+        for fd in (spare.pidfd, spare.command_fd, spare.outcome_fd):
+            os.close(fd)
 
     def _start_callback(self, request: Any) -> None:
         """A child that calls the DAG's run callback; nothing reports back (a failure is in its log)."""
@@ -174,8 +246,8 @@ class Worker:
         self.callbacks[pidfd] = pid
         self.selector.register(pidfd, selectors.EVENT_READ, ("callback", pidfd))
 
-    def _child_main(self, command: TaskCommand, dag: Any, outcome_fd: int) -> int:
-        from flowctl.executors.process import run_in_child
+    def _child_main(self, command_fd: int, outcome_fd: int) -> int:
+        from flowctl.executors.process import capture_output, run_in_child
 
         gc.disable()  # a short-lived child: collection would only copy the worker's shared pages
         os.setpgid(0, 0)
@@ -183,7 +255,19 @@ class Worker:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         self.connection.close()
-        return run_in_child(command, dag, settings=self.settings, engine=self.engine, outcome_fd=outcome_fd)
+        # Everything that does not depend on the try is done before it arrives.
+        self.engine.dispose(close=False)  # the worker's pool (empty) is not ours; keep the compiled-SQL cache
+        masker = capture_output()
+        with os.fdopen(command_fd, "rb") as pipe:
+            try:
+                command = pickle.load(pipe)
+            except EOFError:  # dropped before it got a try
+                return 0
+        cached = self.dag_cache.get(command.fileloc)  # as the worker had it when this process forked
+        dag = cached[1].get(command.key.dag_id) if cached and cached[1] else None
+        return run_in_child(
+            command, dag, settings=self.settings, engine=self.engine, outcome_fd=outcome_fd, masker=masker
+        )
 
     def _cached_dag(self, command: TaskCommand) -> Any:
         """The command's DAG, imported once per file version in the worker (children inherit it)."""
@@ -203,6 +287,7 @@ class Worker:
                 dags = None
             cached = (stamp, dags)
             self.dag_cache[command.fileloc] = cached
+            self.cache_generation += 1
         dags = cached[1]
         return dags.get(command.key.dag_id) if dags else None
 
@@ -260,6 +345,9 @@ class Worker:
     def _on_parent_gone(self, signum: int, _frame: Any) -> None:
         for child in self.children.values():
             killpg(child.pid, signal.SIGKILL)
+        if self.spare:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.spare.pid, signal.SIGKILL)
         os._exit(0)
 
     def _send(self, event: TaskEvent) -> None:

@@ -49,8 +49,8 @@ def advance_runs(
         if _timed_out(spec, run, now):
             _fail_timed_out(session, run, spec, now=now)
             continue
-        rows = ti_queries.states_for_run(session, run.dag_id, run.run_id)
-        plan = plan_run(spec, _views(rows), now=now, past=_past(session, spec, run))
+        rows = _Rows(ti_queries.states_for_run(session, run.dag_id, run.run_id))
+        plan = plan_run(spec, rows.views, now=now, past=_past(session, spec, run))
         _apply(session, run, spec, rows, plan, now=now)
         if plan.next_check_at and (next_check is None or plan.next_check_at < next_check):
             next_check = plan.next_check_at
@@ -77,12 +77,18 @@ def _fail_timed_out(session: Session, run: DagRun, spec: DagSpec, *, now: dateti
     log.warning("run %s of %s failed: dagrun_timeout of %ss exceeded", run.run_id, run.dag_id, spec.dagrun_timeout)
 
 
-def _views(rows: list[Any]) -> dict[TIKey, TIView]:
-    views = {}
-    for row in rows:
-        key = TIKey(row.task_id, row.map_index)
-        views[key] = TIView(key=key, state=_STATES[row.state], try_number=row.try_number, next_try_at=row.next_try_at)
-    return views
+class _Rows:
+    """A run's task instance rows, keyed for planning (views) and for writing its plan (ids, states)."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.views: dict[TIKey, TIView] = {}
+        self.ids: dict[TIKey, int] = {}
+        self.states: dict[TIKey, str] = {}
+        for ti_id, task_id, map_index, state, try_number, next_try_at in rows:
+            key = TIKey(task_id, map_index)
+            self.views[key] = TIView(key, _STATES[state], try_number, next_try_at)
+            self.ids[key] = ti_id
+            self.states[key] = state
 
 
 def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
@@ -99,13 +105,12 @@ def _apply(
     session: Session,
     run: DagRun,
     spec: DagSpec,
-    rows: list[Any],
+    rows: _Rows,
     plan: RunPlan,
     *,
     now: datetime,
 ) -> None:
-    ids = {TIKey(row.task_id, row.map_index): row.id for row in rows}
-    states = {TIKey(row.task_id, row.map_index): row.state for row in rows}
+    ids, states = rows.ids, rows.states
     stamp = {"updated_at": now}
     for keys, target, values in (
         (plan.to_schedule, TaskState.SCHEDULED, stamp),

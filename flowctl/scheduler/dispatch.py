@@ -30,10 +30,17 @@ class Limits:
 
 
 def dispatch_ready(
-    session: Session, versions: DagVersions, limits: Limits, *, log_folder: Path, job_id: int, now: datetime
+    session: Session,
+    versions: DagVersions,
+    limits: Limits,
+    *,
+    log_folder: Path,
+    job_id: int,
+    now: datetime,
+    snapshots: RunSnapshots | None = None,
 ) -> list[TaskCommand]:
     """Move the task instances that fit from scheduled to queued; returns the commands to submit
-    (after the transaction commits)."""
+    (after the transaction commits). `snapshots` may be kept between calls (see RunSnapshots)."""
     total, per_dag, per_task, per_pool = ti_queries.active_counts(session)
     room = min(limits.parallelism - total, limits.executor_free)
     if room <= 0:
@@ -48,7 +55,7 @@ def dispatch_ready(
         ).all()
     )
     pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
-    snapshots = _Snapshots()
+    snapshots = snapshots or RunSnapshots()
     commands = []
     for ti in candidates:
         if room <= 0:
@@ -87,24 +94,27 @@ def queue_task_instance(
     log_folder: Path,
     job_id: int | None,
     now: datetime,
-    snapshots: _Snapshots | None = None,
+    snapshots: RunSnapshots | None = None,
 ) -> TaskCommand | None:
     """Start the next try of one task instance: queued, a new try row, its command (None if the task
     instance changed state meanwhile)."""
-    try_number = ti.try_number + 1
+    # A rescheduled sensor (first_poke_at set) pokes again in its current try; anything else starts a new
+    # one. Every path that ends a try for good (finish, clear, orphan recovery) resets first_poke_at.
+    poke_again = ti.first_poke_at is not None
+    try_number = ti.try_number if poke_again else ti.try_number + 1
     values = {"try_number": try_number, "queued_at": now, "queued_by_job_id": job_id, "updated_at": now}
     if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
         return None
     if try_number > 1:
         xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
-    ti_queries.record_try_start(session, ti.id, try_number, at=now, poke_again=ti.first_poke_at is not None)
+    ti_queries.record_try_start(session, ti.id, try_number, at=now, poke_again=poke_again)
     key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
     return TaskCommand(
         key=key,
         fileloc=spec.fileloc,
         log_path=str(_log_path(log_folder, key)),
         execution_timeout=task.execution_timeout,
-        run=(snapshots or _Snapshots()).get(session, run),
+        run=(snapshots or RunSnapshots()).get(session, run),
         first_poke_at=ti.first_poke_at,
     )
 
@@ -128,17 +138,27 @@ def _log_path(folder: Path, key: TaskKey) -> Path:
     )
 
 
-class _Snapshots:
-    """One RunSnapshot per run in a dispatch batch (the previous-success lookup is a query)."""
+class RunSnapshots:
+    """The RunSnapshot of each run tries are queued for. Finding the previous successful run is a query,
+    so the scheduler keeps one cache and empties it each second: a snapshot is a run as it was when its
+    first try of that second was queued (a restarted run, with a new start_date, gets a new one)."""
+
+    MAX_RUNS = 1000
 
     def __init__(self) -> None:
-        self.by_run: dict[int, RunSnapshot] = {}
+        self.by_run: dict[tuple[int, datetime | None], RunSnapshot] = {}
 
     def get(self, session: Session, run: DagRun) -> RunSnapshot:
-        if run.id not in self.by_run:
+        key = (run.id, run.start_date)
+        if key not in self.by_run:
+            if len(self.by_run) >= self.MAX_RUNS:
+                self.by_run.clear()
             previous = previous_successful_run(session, run.dag_id, run.logical_date)
-            self.by_run[run.id] = RunSnapshot.of(run, previous)
-        return self.by_run[run.id]
+            self.by_run[key] = RunSnapshot.of(run, previous)
+        return self.by_run[key]
+
+    def clear(self) -> None:
+        self.by_run.clear()
 
 
 def stale_tries(session: Session, running: set[TaskKey]) -> set[TaskKey]:

@@ -29,17 +29,23 @@ def record_events(
     """Apply events in order; returns the (dag_id, run_id) of the runs where a try finished (only those
     need planning again: a start changes nothing downstream)."""
     touched: set[tuple[str, str]] = set()
-    for event in events:
-        ti = ti_queries.get(session, event.key.dag_id, event.key.run_id, event.key.task_id, event.key.map_index)
-        if ti is None or ti.try_number != event.key.try_number:
+    # A try that started and finished since the last look is recorded in one go (fast tasks mostly do).
+    starts = {event.key: event for event in events if event.kind is EventKind.STARTED}
+    ended = {event.key for event in events if event.kind is EventKind.FINISHED}
+    recorded = [e for e in events if not (e.kind is EventKind.STARTED and e.key in ended)]
+    tis = ti_queries.get_many(session, [(e.key.dag_id, e.key.run_id, e.key.task_id, e.key.map_index) for e in recorded])
+    attempts = ti_queries.tries_by_number(session, [(ti.id, ti.try_number) for ti in tis.values()])
+    for event in recorded:
+        key = event.key
+        ti = tis.get((key.dag_id, key.run_id, key.task_id, key.map_index))
+        if ti is None or ti.try_number != key.try_number:
             continue  # cleared and requeued meanwhile: this try no longer matters to the current state
-        if event.kind is EventKind.FINISHED:
-            touched.add((ti.dag_id, ti.run_id))
-        attempt = ti_queries.get_try(session, ti.id, ti.try_number)
+        attempt = attempts.get((ti.id, ti.try_number))
         if event.kind is EventKind.STARTED:
             _started(session, ti, attempt, event, now=now)
         else:
-            _finished(session, ti, attempt, event, versions, now=now)
+            touched.add((ti.dag_id, ti.run_id))
+            _finished(session, ti, attempt, event, versions, started=starts.get(key), now=now)
     return touched
 
 
@@ -65,11 +71,18 @@ def _finished(
     event: TaskEvent,
     versions: DagVersions,
     *,
+    started: TaskEvent | None,
     now: datetime,
 ) -> None:
+    """`started`: the try's start event, when it is recorded with its end."""
     outcome = event.outcome or TaskOutcome(state="failed", error=f"task process {event.reason}")
     now = event.at or now
-    start = attempt.start_date if attempt is not None and attempt.start_date else now
+    if started is not None:
+        start = started.at or now
+        if attempt is not None:
+            attempt.pid, attempt.hostname, attempt.start_date = started.pid, started.hostname, start
+    else:
+        start = attempt.start_date if attempt is not None and attempt.start_date else now
     if ti.state == TaskState.RESTARTING:  # cleared while it ran: its process is gone now, run it again
         target, values = TaskState.NONE, {"next_try_at": None}
         moved = ti_queries.transition(session, [ti.id], target, values=values, expected=[TaskState.RESTARTING])
@@ -77,6 +90,8 @@ def _finished(
         target, values = _target_state(ti, outcome, versions, session, now=now)
         values.setdefault("first_poke_at", None)
         values.update(end_date=now, duration=(now - start).total_seconds(), updated_at=now)
+        if started is not None:
+            values.update(pid=started.pid, hostname=started.hostname, start_date=start)
         moved = ti_queries.transition(session, [ti.id], target, values=values, expected=ACTIVE_TASK_STATES)
     if attempt is not None:
         attempt.state = target if moved else attempt.state
@@ -89,7 +104,8 @@ def _finished(
     if not moved or target is TaskState.NONE:
         return
     _create_requested_runs(session, ti, outcome, now=now)
-    if outcome.state == "success":
+    # A first try that pushed nothing has nothing to replace (a later try's queueing cleared the old ones).
+    if outcome.state == "success" and (outcome.xcoms or ti.try_number > 1):
         xcom_queries.replace_xcoms(session, ti.id, outcome.xcoms, at=now)
         _apply_decisions(session, ti, outcome, versions, now=now)
 
@@ -102,11 +118,11 @@ def _target_state(
     if outcome.state == "skipped":
         return TaskState.SKIPPED, {}
     if outcome.state == "up_for_reschedule" and outcome.reschedule_at:
-        # A reschedule is not a new try: the next poke reuses this try number (and its log).
+        # A reschedule is not a new try: the next poke reuses this try number (and its log). try_number
+        # stays that of the latest try; first_poke_at being set is what tells queueing to reuse it.
         return TaskState.UP_FOR_RESCHEDULE, {
             "next_try_at": pendulum.parse(outcome.reschedule_at),
             "first_poke_at": pendulum.parse(outcome.first_poke_at) if outcome.first_poke_at else now,
-            "try_number": ti.try_number - 1,
         }
     if outcome.retryable and ti.try_number <= ti.max_tries:
         task = _task_spec(session, ti, versions)

@@ -24,7 +24,7 @@ from flowctl.executors.base import CallbackRequest, EventKind, RunSnapshot, Task
 from flowctl.executors.local import executor_for
 from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
-from flowctl.scheduler.dispatch import Limits, dispatch_ready, stale_tries
+from flowctl.scheduler.dispatch import Limits, RunSnapshots, dispatch_ready, stale_tries
 from flowctl.scheduler.events import record_events
 from flowctl.scheduler.recovery import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
 from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
@@ -45,6 +45,7 @@ class Scheduler:
         self.num_runs = num_runs
         self.shutdown_grace = timedelta(seconds=shutdown_grace)
         self.versions = DagVersions()
+        self.snapshots = RunSnapshots()
         self.pending_events: list[TaskEvent] = []
         self.stopping = False
         self.job_id = 0
@@ -184,6 +185,8 @@ class Scheduler:
                     if full or (next_check and (self._next_check is None or next_check < self._next_check)):
                         self._next_check = next_check
                 if (full or finished) and not self.stopping:
+                    if full:
+                        self.snapshots.clear()
                     commands = dispatch_ready(
                         session,
                         self.versions,
@@ -191,6 +194,7 @@ class Scheduler:
                         log_folder=self.settings.logging.base_log_folder,
                         job_id=self.job_id,
                         now=now,
+                        snapshots=self.snapshots,
                     )
                 if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
                     job_queries.heartbeat(session, self.job_id, at=now)

@@ -30,7 +30,8 @@ def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: dat
     for ti in orphans:
         retry = ti.try_number <= ti.max_tries
         target = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
-        values = {"end_date": now, "updated_at": now, "next_try_at": now if retry else None}
+        # first_poke_at reset: a retry is a new try, not a rescheduled sensor's next poke in the same one
+        values = {"end_date": now, "updated_at": now, "next_try_at": now if retry else None, "first_poke_at": None}
         if ti_queries.transition(session, [ti.id], target, values=values):
             attempt = ti_queries.get_try(session, ti.id, ti.try_number)
             reason = "its scheduler stopped before the task finished"

@@ -50,6 +50,23 @@ def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int
     )
 
 
+def get_many(
+    session: Session, keys: Iterable[tuple[str, str, str, int]]
+) -> dict[tuple[str, str, str, int], TaskInstance]:
+    """Task instances by (dag_id, run_id, task_id, map_index), one query per run among `keys`."""
+    by_run: dict[tuple[str, str], set[str]] = {}
+    for dag_id, run_id, task_id, _ in keys:
+        by_run.setdefault((dag_id, run_id), set()).add(task_id)
+    found = {}
+    for (dag_id, run_id), task_ids in by_run.items():
+        query = select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id.in_(task_ids)
+        )
+        for ti in session.scalars(query):
+            found[(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)] = ti
+    return found
+
+
 def transition(
     session: Session,
     ti_ids: Sequence[int],
@@ -129,6 +146,22 @@ def get_try(session: Session, ti_id: int, try_number: int) -> TaskInstanceTry | 
             TaskInstanceTry.task_instance_id == ti_id, TaskInstanceTry.try_number == try_number
         )
     )
+
+
+def tries_by_number(session: Session, ti_tries: Iterable[tuple[int, int]]) -> dict[tuple[int, int], TaskInstanceTry]:
+    """Try rows by (task_instance_id, try_number), in one query."""
+    wanted = set(ti_tries)
+    if not wanted:
+        return {}
+    query = select(TaskInstanceTry).where(
+        TaskInstanceTry.task_instance_id.in_({ti_id for ti_id, _ in wanted}),
+        TaskInstanceTry.try_number.in_({number for _, number in wanted}),
+    )
+    return {
+        (row.task_instance_id, row.try_number): row
+        for row in session.scalars(query)
+        if (row.task_instance_id, row.try_number) in wanted
+    }
 
 
 def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
