@@ -73,9 +73,9 @@ def main() -> None:
     scheduler = subprocess.Popen([*flowctl, "scheduler"], stdout=subprocess.DEVNULL, stderr=scheduler_log)
     from flowctl.config import settings_from_environment
     from flowctl.db.engine import make_engine, make_session_factory, session_scope
-    from flowctl.scheduler.wakeup import poke
     from flowctl.services.actor import Actor
     from flowctl.services.runs import require_run, trigger_dag
+    from flowctl.services.wakeup import poke
 
     settings = settings_from_environment()
     engine = make_engine(settings.core.sql_alchemy_conn)

@@ -36,7 +36,7 @@ def run_backfill(runtime: Runtime, dag_id: str, *, start: str, end: str, reset: 
         job_id = None if scheduler_alive else jobs.start_job(session, BACKFILL_JOB, at=now).id
         run_ids = create_backfill_runs(session, dag_id, intervals, job_id=job_id, reset=reset, actor=runtime.actor())
     if scheduler_alive:
-        from flowctl.scheduler.wakeup import poke
+        from flowctl.services.wakeup import poke
 
         poke(runtime.settings.home)
         click.echo("A scheduler is running: it executes the runs.", err=True)

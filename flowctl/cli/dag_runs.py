@@ -54,8 +54,8 @@ def trigger(
 ) -> None:
     """Create a manual run of DAG_ID (queued until the DAG is unpaused)."""
     from flowctl.parsing.render import parse_logical_date
-    from flowctl.scheduler.wakeup import poke
     from flowctl.services.runs import trigger_dag
+    from flowctl.services.wakeup import poke
 
     values = parse_conf(conf)
     when = parse_logical_date(logical_date, runtime.settings.core.default_timezone) if logical_date else None

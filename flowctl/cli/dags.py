@@ -74,10 +74,13 @@ def reserialize(runtime: Runtime, no_examples: bool) -> None:
 
 def _set_paused(runtime: Runtime, dag_id: str, paused: bool) -> None:
     from flowctl.services.dags import set_paused
+    from flowctl.services.wakeup import poke
 
     runtime.refresh_dags()
     with runtime.session() as session:
         set_paused(session, dag_id, paused, actor=runtime.actor())
+    if not paused:
+        poke(runtime.settings.home)  # its queued and due runs start now, not at the next timer
     click.echo(f"DAG {dag_id!r} {'paused' if paused else 'unpaused'}.")
 
 

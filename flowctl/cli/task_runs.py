@@ -40,8 +40,8 @@ def clear(
     yes: bool,
 ) -> None:
     """Reset task instances so the scheduler runs them again (try history is kept)."""
-    from flowctl.scheduler.wakeup import poke
     from flowctl.services import clear as clearing
+    from flowctl.services.wakeup import poke
 
     selection = clearing.Selection(
         run_ids=list(run_ids) or None,
