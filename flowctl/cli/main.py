@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("flowctl.cli.users:users_group", "Manage users of the web UI and API."),
     "variables": ("flowctl.cli.variables:variables_group", "Manage variables."),
     "version": ("flowctl.cli.main:version", "Print the version."),
+    "webserver": ("flowctl.cli.webserver:webserver", "Serve the web UI and REST API."),
 }
 
 
