@@ -1,13 +1,19 @@
 """`flowctl standalone`: a local try-out in one command.
 
 Prepares the installation (DB schema, default pool, an admin user whose generated password is printed
-once and kept in $FLOWCTL_HOME/standalone_admin_password.txt, mode 0600), then runs the scheduler with
-the example DAGs loaded until Ctrl-C. The webserver joins it when the web UI lands.
+once and kept in $FLOWCTL_HOME/standalone_admin_password.txt, mode 0600), starts the webserver as a child
+process, then runs the scheduler with the example DAGs loaded in this process until Ctrl-C or SIGTERM,
+which stop both.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 
 import click
 
@@ -15,6 +21,7 @@ from flowctl.cli.runtime import Runtime, pass_runtime
 
 ADMIN_USERNAME = "admin"
 PASSWORD_FILE = "standalone_admin_password.txt"
+WEBSERVER_START_SECONDS = 30.0
 
 
 @click.command("standalone")
@@ -47,8 +54,47 @@ def standalone(runtime: Runtime, no_examples: bool) -> None:
         else:
             click.echo(f"Admin user {ADMIN_USERNAME!r} exists; its first password is in {password_file}.")
     click.echo(f"Metadata DB ready in {runtime.settings.home}. DAG files go in {runtime.settings.core.dags_folder}.")
-    click.echo("Starting the scheduler (Ctrl-C stops it). The web UI is not part of this release yet.")
-    _run_scheduler(runtime, load_examples=not no_examples)
+    webserver = _start_webserver(runtime)
+    try:
+        click.echo(f"Web UI: {_web_url(runtime)} (login {ADMIN_USERNAME!r}). Scheduler starting; Ctrl-C stops both.")
+        _run_scheduler(runtime, load_examples=not no_examples)
+    finally:
+        _stop(webserver)
+
+
+def _web_url(runtime: Runtime) -> str:
+    web = runtime.settings.webserver
+    return f"http://{web.web_server_host}:{web.web_server_port}/"
+
+
+def _start_webserver(runtime: Runtime) -> subprocess.Popen[bytes]:
+    """`flowctl webserver` as a child; returns once it answers its health check (or raises if it exits)."""
+    from flowctl.exceptions import FlowctlError
+
+    process = subprocess.Popen([sys.executable, "-m", "flowctl", "webserver"], env=runtime.environ)
+    health = _web_url(runtime) + "api/v1/health"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+    deadline = time.monotonic() + WEBSERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise FlowctlError(f"the webserver exited with code {process.returncode} (its error is above)")
+        try:
+            with opener.open(health, timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    _stop(process)
+    raise FlowctlError(f"the webserver did not answer {health} within {WEBSERVER_START_SECONDS:.0f}s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _run_scheduler(runtime: Runtime, *, load_examples: bool) -> None:
