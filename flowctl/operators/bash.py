@@ -140,5 +140,8 @@ class _BashDecoratedOperator(BashOperator):
         command = self.python_callable(*self.op_args, **kwargs)
         if not isinstance(command, str) or not command.strip():
             raise BashCommandFailed(f"@task.bash {self.task_id!r} must return a non-empty command string")
-        self.bash_command = command
+        # As in Airflow, the returned command is a template too (it may use {{ ds }}, params, macros...).
+        from flowctl.templating import make_environment, render_template
+
+        self.bash_command = render_template(command, context, make_environment(self.dag), template_ext=())
         return super().execute(context)

@@ -308,6 +308,17 @@ def test_task_bash_runs_the_command_its_function_returns() -> None:
     assert d.get_task("greet").execute({}) == "hello world"
 
 
+def test_task_bash_renders_the_returned_command_as_a_template() -> None:
+    @task.bash
+    def stamp(prefix: str) -> str:
+        return prefix + " {{ ds }} {{ params.who }}"
+
+    with DAG("d", params={"who": "flowctl"}) as d:
+        stamp("echo")
+
+    assert d.get_task("stamp").execute({"ds": "2026-11-21", "params": {"who": "flowctl"}}) == "2026-11-21 flowctl"
+
+
 def test_task_bash_function_returning_no_command_fails() -> None:
     @task.bash
     def nothing() -> str:
