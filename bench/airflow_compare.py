@@ -32,7 +32,7 @@ DAGS = {
     "p2_one_task": """
 from airflow import DAG
 from airflow.operators.empty import EmptyOperator
-with DAG("p2_one_task", schedule=None, is_paused_upon_creation=False, start_date=None):
+with DAG("p2_one_task", schedule=None, is_paused_upon_creation=False):
     EmptyOperator(task_id="only")
 """,
     "p3_chain_3": """
