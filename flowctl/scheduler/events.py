@@ -104,10 +104,12 @@ def _finished(
     if not moved or target is TaskState.NONE:
         return
     _create_requested_runs(session, ti, outcome, now=now)
+    if outcome.state != "success":
+        return
     # A first try that pushed nothing has nothing to replace (a later try's queueing cleared the old ones).
-    if outcome.state == "success" and (outcome.xcoms or ti.try_number > 1):
+    if outcome.xcoms or ti.try_number > 1:
         xcom_queries.replace_xcoms(session, ti.id, outcome.xcoms, at=now)
-        _apply_decisions(session, ti, outcome, versions, now=now)
+    _apply_decisions(session, ti, outcome, versions, now=now)
 
 
 def _target_state(

@@ -119,6 +119,12 @@ with DAG("branches", schedule=None, is_paused_upon_creation=False):
 
     beyond_open = EmptyOperator(task_id="beyond_open")
     open_gate() >> beyond_open
+
+    @task.branch(do_xcom_push=False)  # a decision must not depend on an XCom being pushed
+    def quiet_choice():
+        return "quiet_taken"
+
+    quiet_choice() >> [EmptyOperator(task_id="quiet_taken"), EmptyOperator(task_id="quiet_not_taken")]
 """
 
 
@@ -150,4 +156,7 @@ def test_branches_and_short_circuits_skip_what_they_did_not_choose_and_the_run_s
         "beyond_polite_default": "skipped",
         "open_gate": "success",
         "beyond_open": "success",
+        "quiet_choice": "success",
+        "quiet_taken": "success",
+        "quiet_not_taken": "skipped",
     }
