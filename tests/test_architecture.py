@@ -27,6 +27,7 @@ CORE_MODULES = (
     "exceptions",
     "connection",
     "roles",
+    "connection_types",
 )
 HEAVY_THIRD_PARTY = ("sqlalchemy", "flask", "alembic", "werkzeug", "waitress")
 

@@ -96,7 +96,8 @@ def mark(session: Session, dag_id: str, selection: Selection, state: TaskState, 
     """Set success or failed directly; the run's state follows at the scheduler's next look."""
     if state not in (TaskState.SUCCESS, TaskState.FAILED):
         raise InvalidInput(f"can only mark success or failed, not {state}")
-    tis = [ti for ti in select_task_instances(session, dag_id, selection) if ti.state != state]
+    # A removed instance (a mapped task's placeholder, a task gone from the DAG) has nothing to mark.
+    tis = [ti for ti in select_task_instances(session, dag_id, selection) if ti.state not in (state, TaskState.REMOVED)]
     now = actor.at
     ti_queries.transition(session, [ti.id for ti in tis], state, values={"end_date": now, "updated_at": now})
     for run_id in {ti.run_id for ti in tis}:

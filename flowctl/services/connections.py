@@ -141,3 +141,35 @@ def _from_row(row: models.Connection, cipher: SecretCipher) -> Connection:
         port=row.port,
         extra=cipher.decrypt(row.extra),
     )
+
+
+def get_stored_connection(session: Session, cipher: SecretCipher, conn_id: str) -> Connection:
+    """The connection as stored in the DB (what the UI edits), whatever the environment defines."""
+    row = queries.get_connection_row(session, conn_id)
+    if row is None:
+        raise NotFound(f"no connection {conn_id!r}")
+    return _from_row(row, cipher)
+
+
+def update_connection(session: Session, cipher: SecretCipher, conn: Connection, *, actor: Actor) -> None:
+    """Replace every field of the stored connection `conn.conn_id` with conn's."""
+    _check_storable(conn)
+    row = queries.get_connection_row(session, conn.conn_id)
+    if row is None:
+        raise NotFound(f"no connection {conn.conn_id!r}")
+    fresh = _to_row(conn, cipher)
+    for name in ("conn_type", "description", "host", "schema", "login", "password", "port", "extra"):
+        setattr(row, name, getattr(fresh, name))
+    record_event(session, "connection.edit", owner=actor.name, at=actor.at, extra=conn.conn_id)
+
+
+def replace_connection(session: Session, cipher: SecretCipher, conn: Connection, *, actor: Actor) -> None:
+    """Give the existing connection `conn.conn_id` exactly the fields of `conn` (an edit)."""
+    _check_storable(conn)
+    row = queries.get_connection_row(session, conn.conn_id)
+    if row is None:
+        raise NotFound(f"no connection {conn.conn_id!r}")
+    edited = _to_row(conn, cipher)
+    for name in ("conn_type", "description", "host", "schema", "login", "password", "port", "extra"):
+        setattr(row, name, getattr(edited, name))
+    record_event(session, "connection.edit", owner=actor.name, at=actor.at, extra=conn.conn_id)

@@ -93,3 +93,10 @@ def delete_user(session: Session, username: str, *, actor: Actor) -> None:
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def set_role(session: Session, username: str, role: str, *, actor: Actor) -> User:
+    user = require_user(session, username)
+    user.role = parse_role(role).value
+    record_event(session, "user.role", owner=actor.name, at=actor.at, extra=f"{username} ({user.role})")
+    return user

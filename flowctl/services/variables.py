@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -69,3 +70,35 @@ def export_variables(session: Session, cipher: SecretCipher) -> dict[str, object
 def _check_key(key: str) -> None:
     if not key or len(key) > KEY_MAX:
         raise InvalidInput(f"variable key must be 1-{KEY_MAX} characters (got {len(key)})")
+
+
+@dataclass(frozen=True, slots=True)
+class VariableEntry:
+    """A variable with its description, as the UI lists and edits it."""
+
+    key: str
+    value: str
+    description: str | None
+
+
+def list_variable_entries(session: Session, cipher: SecretCipher) -> list[VariableEntry]:
+    return [
+        VariableEntry(row.key, cipher.decrypt(row.val) or "", row.description)
+        for row in queries.list_variables(session)
+    ]
+
+
+def get_variable_entry(session: Session, cipher: SecretCipher, key: str) -> VariableEntry:
+    row = queries.get_variable(session, key)
+    if row is None:
+        raise NotFound(f"no variable {key!r}")
+    return VariableEntry(row.key, cipher.decrypt(row.val) or "", row.description)
+
+
+def set_variable_entry(
+    session: Session, cipher: SecretCipher, key: str, value: str, *, description: str, actor: Actor
+) -> None:
+    """Set a variable's value and description ("" clears the description)."""
+    _check_key(key)
+    queries.upsert_variable(session, key, cipher.encrypt(value), description)
+    record_event(session, "variable.set", owner=actor.name, at=actor.at, extra=key)

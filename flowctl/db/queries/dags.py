@@ -192,3 +192,29 @@ def tags_by_dag(session: Session) -> dict[str, list[str]]:
 
 def count_dags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Dag)) or 0
+
+
+def version_hashes(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
+    """version id -> content hash, for the versions that exist."""
+    ids = list(set(version_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(SerializedDag.id, SerializedDag.content_hash).where(SerializedDag.id.in_(ids)))
+    return {version_id: digest for version_id, digest in rows}
+
+
+def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """version id -> serialized DAG data, for the versions that exist."""
+    ids = list(set(version_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(SerializedDag.id, SerializedDag.data).where(SerializedDag.id.in_(ids)))
+    return {version_id: data for version_id, data in rows}
+
+
+def version_source(session: Session, version_id: int) -> tuple[str, str | None] | None:
+    """(fileloc, source code) of the DAG file as it was when this version was stored."""
+    row = session.execute(
+        select(SerializedDag.fileloc, SerializedDag.source_code).where(SerializedDag.id == version_id)
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -183,3 +183,34 @@ def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datet
         existing.state, existing.queued_at, existing.end_date = TaskState.QUEUED, at, None
         return
     session.add(TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at))
+
+
+def states_for_runs(session: Session, dag_id: str, run_ids: Sequence[str]) -> list[Any]:
+    """(run_id, task_id, map_index, state) of every task instance of these runs: the grid's cells."""
+    if not run_ids:
+        return []
+    query = select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+        TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids))
+    )
+    return list(session.connection().execute(query).all())  # Core rows: a 1 000 x 25 grid reads 25 000 of them
+
+
+def tries_for_run(session: Session, dag_id: str, run_id: str) -> list[Any]:
+    """(task_id, map_index, try_number, state, queued_at, start_date, end_date) of every try of a run's
+    task instances, in try order: the Gantt chart's bars."""
+    return list(
+        session.execute(
+            select(
+                TaskInstance.task_id,
+                TaskInstance.map_index,
+                TaskInstanceTry.try_number,
+                TaskInstanceTry.state,
+                TaskInstanceTry.queued_at,
+                TaskInstanceTry.start_date,
+                TaskInstanceTry.end_date,
+            )
+            .join(TaskInstanceTry, TaskInstanceTry.task_instance_id == TaskInstance.id)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.task_id, TaskInstance.map_index, TaskInstanceTry.try_number)
+        )
+    )

@@ -51,3 +51,18 @@ def pull(
     for task_id, map_index, value, _ in session.execute(query.order_by(TaskInstance.map_index)):
         seen.setdefault((task_id, map_index), value)
     return [(task_id, map_index, value) for (task_id, map_index), value in sorted(seen.items())]
+
+
+def get_xcom(session: Session, *, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> XCom | None:
+    """One task instance's XCom by key (its value loaded)."""
+    return session.scalar(
+        select(XCom)
+        .join(TaskInstance, TaskInstance.id == XCom.task_instance_id)
+        .where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+            XCom.key == key,
+        )
+    )

@@ -1,0 +1,232 @@
+"""What the run and task instance pages show, read from the metadata DB: the DAG version a run used, why a
+task instance waits (planning.plan_run with explain, plus pool and concurrency limits), XComs and
+rendered fields as text for the templates to escape. The views pass the session and the time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from flowctl.db.models import Dag, DagRun, TaskInstance
+from flowctl.db.queries import run_details
+from flowctl.db.queries import task_instances as ti_queries
+from flowctl.db.queries.dags import get_dag
+from flowctl.db.queries.jobs import latest_heartbeat
+from flowctl.db.queries.pools import get_pool
+from flowctl.db.queries.runs import get_run, previous_run
+from flowctl.exceptions import FlowctlError, InvalidInput, NotFound
+from flowctl.logs import check_path_id
+from flowctl.planning import PastRun, TIKey, TIView, plan_run
+from flowctl.serialization import DagSpec
+from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
+from flowctl.xcom_codec import decode_xcom
+
+XCOM_SHOWN_BYTES = 64 * 1024  # a larger value is shown cut, from its first bytes
+XCOM_KEYS_SHOWN = 200
+SCHEDULER_HEALTHY_SECONDS = 30.0
+MAX_DB_INT = 2**31 - 1
+_STATES = {state.value: state for state in TaskState}
+_WAITING_FOR_DISPATCH = frozenset({TaskState.SCHEDULED, TaskState.NONE, TaskState.UP_FOR_RETRY})
+
+
+@dataclass(frozen=True, slots=True)
+class RunVersion:
+    """The stored DAG version a run was made with (its structure, or why it cannot be read)."""
+
+    id: int
+    content_hash: str
+    spec: DagSpec | None
+    error: str | None
+    is_latest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class XComEntry:
+    key: str
+    text: str  # pretty JSON, or the start of a value too large to show whole
+    size: int
+    truncated: bool
+    created_at: datetime
+
+
+def load_run(session: Session, dag_id: str, run_id: str) -> tuple[Dag, DagRun]:
+    """A DAG and one of its runs; their ids are checked as log path parts first (400), unknown ones are 404."""
+    check_path_id("dag_id", dag_id)
+    check_path_id("run_id", run_id)
+    dag = get_dag(session, dag_id)
+    if dag is None:
+        raise NotFound(f"no DAG {dag_id!r}")
+    run = get_run(session, dag_id, run_id)
+    if run is None:
+        raise NotFound(f"DAG {dag_id!r} has no run {run_id!r}")
+    return dag, run
+
+
+def require_ti(session: Session, run: DagRun, task_id: str, map_index: int) -> TaskInstance:
+    check_path_id("task_id", task_id)
+    ti = ti_queries.get(session, run.dag_id, run.run_id, task_id, map_index)
+    if ti is None:
+        where = "" if map_index < 0 else f" with map index {map_index}"
+        raise NotFound(f"run {run.run_id!r} has no task instance {task_id!r}{where}")
+    return ti
+
+
+def run_version(session: Session, run: DagRun, dag: Dag) -> RunVersion | None:
+    """The run's version through the app's version cache (deserialized once per content); None if gone."""
+    from flowctl.web.dag_versions import load_versions
+
+    version_id = run.dag_version_id
+    if version_id is None:
+        return None
+    is_latest = version_id == dag.latest_version_id
+    try:
+        version = load_versions(session, [version_id]).get(version_id)
+    except FlowctlError as exc:  # stored data this flowctl cannot read: the page still shows the rest
+        return RunVersion(version_id, "", None, str(exc), is_latest)
+    if version is None:
+        return None
+    return RunVersion(version.id, version.content_hash, version.spec, None, is_latest)
+
+
+def parse_int(name: str, raw: str | None, *, minimum: int, maximum: int = MAX_DB_INT) -> int | None:
+    """A query or form integer (None when absent); InvalidInput (400) for anything but plain ASCII digits
+    within [minimum, maximum] (by default what an INTEGER column holds on every backend)."""
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 20:
+        raise InvalidInput(f"{name} must be an integer, got {raw[:40]!r}")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise InvalidInput(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def ti_duration(ti: Any, now: datetime) -> float | None:
+    """The stored duration, else end - start, else (still running) now - start."""
+    if ti.duration is not None:
+        return ti.duration
+    if ti.start_date is None:
+        return None
+    return max(((ti.end_date or now) - ti.start_date).total_seconds(), 0.0)
+
+
+def waiting_reasons(
+    session: Session, run: DagRun, dag: Dag, spec: DagSpec | None, ti: TaskInstance, *, now: datetime
+) -> list[str]:
+    """Why an unfinished task instance is not running: planning's explanation for its run, then the limits
+    dispatch applies (pool slots, max_active_tasks, max_active_tis_per_dag) and the scheduler's pulse."""
+    state = _STATES.get(ti.state)
+    if state is None or state is TaskState.RUNNING or state in FINISHED_TASK_STATES:
+        return []
+    reasons: list[str] = []
+    if dag.is_paused:
+        reasons.append("the DAG is paused: unpause it to let the scheduler run its tasks")
+    if run.state == RunState.QUEUED:
+        reasons.append(f"the run is queued (at most {dag.max_active_runs} active runs of this DAG at a time)")
+    if spec is None:
+        return [*reasons, "the DAG version this run used cannot be read, so its dependencies are unknown"]
+    reasons += _planning_reasons(session, run, spec, ti, now=now)
+    if state in _WAITING_FOR_DISPATCH:
+        reasons += _limit_reasons(session, dag, spec, ti)
+    beat = latest_heartbeat(session, "scheduler")
+    if beat is None or (now - beat).total_seconds() > SCHEDULER_HEALTHY_SECONDS:
+        reasons.append("no scheduler is heartbeating: start one with `flowctl scheduler`")
+    return reasons
+
+
+def _planning_reasons(session: Session, run: DagRun, spec: DagSpec, ti: TaskInstance, *, now: datetime) -> list[str]:
+    views = {}
+    for row in ti_queries.states_for_run(session, run.dag_id, run.run_id):
+        key = TIKey(row.task_id, row.map_index)
+        state = _STATES.get(row.state)
+        if state is None:
+            return [f"task instance {key} has an unknown state {row.state!r}"]
+        views[key] = TIView(key, state, row.try_number, row.next_try_at)
+    plan = plan_run(spec, views, now=now, past=_past(session, spec, run), explain=True)
+    key = TIKey(ti.task_id, ti.map_index)
+    if key in plan.to_schedule:
+        return ["its dependencies are met: the scheduler schedules it at its next look"]
+    if key in plan.to_expand or (ti.map_index < 0 and ti.task_id in plan.to_expand):
+        return ["its upstream tasks are done: the scheduler expands it at its next look"]
+    return list(plan.waiting.get(key, []))
+
+
+def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
+    """The previous run's states when a task depends on the past (as the scheduler reads them)."""
+    if not any(task.depends_on_past for task in spec.tasks.values()):
+        return PastRun(states={})
+    previous = previous_run(session, run.dag_id, run.logical_date)
+    if previous is None:
+        return None
+    rows = ti_queries.states_for_run(session, previous.dag_id, previous.run_id)
+    return PastRun(states={TIKey(r.task_id, r.map_index): _STATES.get(r.state, TaskState.NONE) for r in rows})
+
+
+def _limit_reasons(session: Session, dag: Dag, spec: DagSpec, ti: TaskInstance) -> list[str]:
+    _total, per_dag, per_task, per_pool = ti_queries.active_counts(session)
+    reasons = []
+    pool = get_pool(session, ti.pool)
+    if pool is None:
+        reasons.append(f"pool {ti.pool!r} does not exist: create it or change the task's pool")
+    elif pool.slots - per_pool.get(ti.pool, 0) < ti.pool_slots:
+        open_slots = max(pool.slots - per_pool.get(ti.pool, 0), 0)
+        reasons.append(f"pool {ti.pool!r} has {open_slots} of {pool.slots} slots open; this task needs {ti.pool_slots}")
+    limit = dag.max_active_tasks or spec.max_active_tasks
+    if per_dag.get(dag.dag_id, 0) >= limit:
+        reasons.append(f"max_active_tasks reached: {per_dag[dag.dag_id]} of {limit} task instances of this DAG active")
+    task = spec.tasks.get(ti.task_id)
+    if task is not None and task.max_active_tis_per_dag:
+        active = per_task.get((dag.dag_id, ti.task_id), 0)
+        if active >= task.max_active_tis_per_dag:
+            reasons.append(f"max_active_tis_per_dag reached: {active} of {task.max_active_tis_per_dag} active")
+    return reasons
+
+
+def xcom_entries(session: Session, ti_id: int) -> list[XComEntry]:
+    entries = []
+    for key, size, head, created_at in run_details.xcoms(
+        session, ti_id, limit=XCOM_KEYS_SHOWN, max_bytes=XCOM_SHOWN_BYTES
+    ):
+        data = bytes(head or b"")
+        size = int(size or 0)
+        if size > len(data):
+            text, truncated = data.decode("utf-8", errors="replace"), True
+        else:
+            text, truncated = _decoded_xcom(data), False
+        entries.append(XComEntry(key, text, size, truncated, created_at))
+    return entries
+
+
+def _decoded_xcom(data: bytes) -> str:
+    try:
+        return pretty_json(decode_xcom(data))
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return data.decode("utf-8", errors="replace")
+
+
+def pretty_json(value: Any) -> str:
+    """JSON for people: indented, with datetimes, sets and other objects as text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=_plain, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
+def rendered_entries(fields: Any) -> list[tuple[str, str]]:
+    """(field, text) of a try's rendered template fields: strings as they are, the rest as JSON."""
+    if not isinstance(fields, dict):
+        return []
+    return [(str(name), value if isinstance(value, str) else pretty_json(value)) for name, value in fields.items()]
