@@ -63,7 +63,9 @@ def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: dat
     )
     command = TaskCommand(TaskKey(dag_id, run_id, task_id, -1, 1), fileloc=dag.fileloc, log_path="", run=snapshot)
     masker = _log_to_stdout()
-    outcome = run_task(command, dag, settings=runtime.settings, session_factory=runtime.session_factory, masker=masker)
+    outcome = run_task(
+        command, dag, settings=runtime.settings, session_factory=runtime.task_session_factory, masker=masker
+    )
     click.echo(f"{task_id}: {outcome.state}" + (f" ({outcome.error})" if outcome.error else ""))
     return outcome.state
 

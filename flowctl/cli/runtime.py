@@ -44,6 +44,14 @@ class Runtime:
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
+        """For the command's own reads and changes (on SQLite each transaction takes the write lock first)."""
+        from flowctl.db.engine import make_session_factory
+
+        return make_session_factory(self.engine, immediate=True)
+
+    @cached_property
+    def task_session_factory(self) -> sessionmaker[Session]:
+        """For task code run in this process, whose session may stay open while the task runs."""
         from flowctl.db.engine import make_session_factory
 
         return make_session_factory(self.engine)

@@ -77,10 +77,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(_BEGIN_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+_BEGIN_IMMEDIATE = "flowctl_sqlite_begin_immediate"
+
+
+def make_session_factory(engine: Engine, *, immediate: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`. With `immediate`, SQLite transactions take the write lock as they begin
+    (BEGIN IMMEDIATE): a transaction that reads and then writes waits for other writers (busy_timeout)
+    instead of failing with "database is locked" when one committed in between, as a deferred one does
+    in WAL mode. For the scheduler's ticks and the changes of commands and web requests; never for a
+    task's session, which may stay open while the task runs. No effect on other databases."""
+    if immediate and engine.dialect.name == "sqlite":
+        return sessionmaker(engine.execution_options(**{_BEGIN_IMMEDIATE: True}), expire_on_commit=False)
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -254,6 +254,8 @@ def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, mas
         log.error("Task %s failed:\n%s", task.task_id, traceback.format_exc().rstrip())
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             error = f"{type(exc).__name__} raised in the task"
+    if error and masker is not None:
+        error = masker.mask(error)  # the UI shows it: the secrets the try used stay masked as in its log
     return TaskOutcome(
         state=state,
         retryable=retryable,

@@ -64,7 +64,7 @@ class Scheduler:
         self.executor.start()  # workers fork before this process opens any DB connection
         try:
             self.engine = make_engine(self.settings.core.sql_alchemy_conn)
-            self.factory = make_session_factory(self.engine)
+            self.factory = make_session_factory(self.engine, immediate=True)
             self._install_signal_handlers()
             self.wakeup = WakeupSocket(self.settings.home)
             self._start_job()

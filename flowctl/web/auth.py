@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired
 
 from flowctl.roles import Role
 from flowctl.web import db
-from flowctl.web.security import safe_next
+from flowctl.web.security import here, safe_next
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,7 +151,7 @@ def require_role(role: Role) -> Callable[[F], F]:
             user = current_user()
             if not user.can(role):
                 if not user.is_authenticated:
-                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                    return redirect(url_for("auth.login", next=here()))
                 abort(403, description=f"this needs the {role} role; you are {user.role}")
             return view(*args, **kwargs)
 

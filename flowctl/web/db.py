@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -20,10 +20,14 @@ class WebContext:
     """What every request may need of the installation (kept in app.extensions)."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+        from flowctl.db.engine import make_session_factory
         from flowctl.db.secrets import SecretCipher
 
         self.settings = settings
         self.session_factory = session_factory
+        # Requests that may change something take SQLite's write lock when their transaction begins, so
+        # reading and then writing never fails because the scheduler committed in between.
+        self.write_session_factory = make_session_factory(session_factory.kw["bind"], immediate=True)
         self.cipher = SecretCipher(settings.core.fernet_key)
 
 
@@ -50,7 +54,9 @@ def cipher() -> SecretCipher:
 
 def session() -> Session:
     if "db_session" not in g:
-        g.db_session = context().session_factory()
+        reads_only = request.method in ("GET", "HEAD", "OPTIONS")
+        factory = context().session_factory if reads_only else context().write_session_factory
+        g.db_session = factory()
     return g.db_session
 
 

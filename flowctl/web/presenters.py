@@ -11,6 +11,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from flowctl.roles import Role
+from flowctl.web.security import here
 
 STATES = (
     "success",
@@ -36,6 +37,7 @@ def init_app(app: Flask, ui_timezone: str) -> None:
     app.jinja_env.globals["STATES"] = STATES
     app.jinja_env.globals["Role"] = Role
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["here"] = here
 
 
 def when(value: datetime | None, zone: Any) -> Markup:

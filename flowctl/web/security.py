@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 # No inline scripts: every script is a file served by flowctl. Inline styles are allowed for the SVG
 # drawings' colours. Nothing is loaded from elsewhere (flowctl works offline).
@@ -35,3 +35,10 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or any(ch in target for ch in "\r\n\t\\"):
         return default
     return target
+
+
+def here() -> str:
+    """This request's path and query as a link back to it: the path percent-encoded again (Werkzeug decodes
+    it), as a run id may hold "?", "#" or "%"."""
+    query = request.query_string.decode("latin-1")
+    return quote(request.script_root + request.path) + (f"?{query}" if query else "")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
-from flowctl.db.engine import make_engine, parse_db_url
+from flowctl.db.engine import make_engine, make_session_factory, parse_db_url
 from flowctl.exceptions import DatabaseError
 
 
@@ -36,6 +38,49 @@ def test_sqlite_transactions_begin_explicitly(tmp_path: Path) -> None:
 
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    engine.dispose()
+
+
+def _read_then_write_while_another_commits(tmp_path: Path, *, immediate: bool) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    factory = make_session_factory(engine, immediate=immediate)
+    other_done = threading.Event()
+
+    def other_writer() -> None:
+        with factory() as other:
+            other.execute(text("INSERT INTO t VALUES (1)"))
+            other.commit()
+        other_done.set()
+
+    with factory() as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar()
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        # Deferred: the other commits now. Immediate: it waits for our lock (busy_timeout), so give up waiting.
+        other_done.wait(0.5)
+        try:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+            session.commit()
+        finally:
+            writer.join()
+            engine.dispose()
+
+
+def test_a_deferred_sqlite_transaction_that_reads_then_writes_fails_when_another_committed_in_between(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(OperationalError, match="database is locked"):
+        _read_then_write_while_another_commits(tmp_path, immediate=False)
+
+
+def test_an_immediate_sqlite_transaction_makes_the_other_writer_wait_instead(tmp_path: Path) -> None:
+    _read_then_write_while_another_commits(tmp_path, immediate=True)
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text("SELECT x FROM t")).scalars()) == [1, 2]
     engine.dispose()
 
 

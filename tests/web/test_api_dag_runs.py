@@ -169,5 +169,7 @@ def test_extreme_logical_dates_are_answered_never_a_server_error(web: Web, seed:
     for when in ("9999-12-31T23:59:59+00:00", "1000-01-01T00:00:00+00:00", "1970-01-01T00:00:00-12:00"):
         response = client.post("/api/v1/dags/with_params/dagRuns", json={"logical_date": when}, headers=auth)
         assert response.status_code in (200, 400), (when, response.get_json())
-        listed = client.get(f"/api/v1/dags/with_params/dagRuns?execution_date_lte={when.replace('+', '%2B')}", headers=auth)
+        listed = client.get(
+            f"/api/v1/dags/with_params/dagRuns?execution_date_lte={when.replace('+', '%2B')}", headers=auth
+        )
         assert listed.status_code == 200, when

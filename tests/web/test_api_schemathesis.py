@@ -57,7 +57,7 @@ def _prepare_home(home: Path) -> None:
     cli = Cli(home, None)
     (home / "dags").mkdir(parents=True)
     (home / "dags" / "api_demo.py").write_text(DEMO)
-    (home / "dags" / "broken.py").write_text("import nothing_here\n")
+    (home / "dags" / "broken.py").write_text("from flowctl import DAG\nimport nothing_here\n")
     for args in (
         ("db", "init"),
         (
@@ -110,32 +110,32 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("FLOWCTL")}
     env["FLOWCTL_HOME"] = str(home)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flowctl", "webserver", "-H", "127.0.0.1", "-p", str(port), "-w", "4"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "webserver.log", "wb"),  # noqa: SIM115 (the child keeps it open)
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, (tmp_path / "webserver.log").read_text()
-            assert time.monotonic() < deadline, "the webserver did not answer within 30 s"
-            time.sleep(0.1)
-        yield base
-    finally:
-        server.send_signal(signal.SIGTERM)
+    command = [sys.executable, "-m", "flowctl", "webserver", "-H", "127.0.0.1", "-p", str(port), "-w", "4"]
+    log = tmp_path / "webserver.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            yield _wait_for(server, f"http://127.0.0.1:{port}", log)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_for(server: subprocess.Popen, base: str, log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return base
+        except requests.ConnectionError:
+            pass
+        assert server.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the webserver did not answer within 30 s"
+        time.sleep(0.1)
 
 
 def test_every_operation_answers_as_the_document_says(live_server: str) -> None:

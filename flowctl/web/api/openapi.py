@@ -52,7 +52,8 @@ def document() -> dict[str, Any]:
 
 def current_parameters() -> list[Schema]:
     """The parameters the document declares for the operation this request is for."""
-    operation = PATHS[_document_path(request.url_rule.rule)][request.method.lower()]  # type: ignore[union-attr]
+    method = "get" if request.method == "HEAD" else request.method.lower()  # HEAD is a GET without the body
+    operation = PATHS[_document_path(request.url_rule.rule)][method]  # type: ignore[union-attr]
     return [PARAMETERS[item["$ref"].rsplit("/", 1)[1]] for item in operation.get("parameters", [])]
 
 

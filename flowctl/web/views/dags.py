@@ -187,7 +187,7 @@ def trigger(dag_id: str) -> Any:
     dag = require_dag(session, dag_id)
     params = dag_spec(session, dag_id).params
     form = TriggerForm()
-    if request.method == "GET":
+    if request.method != "POST":
         return _trigger_page(dag, form, param_fields(params))
     submitted = request.form.to_dict()
     conf, errors, conf_error = conf_from_form(params, submitted, form.conf.data or "")
@@ -236,7 +236,7 @@ def _logical_date(text: str | None) -> tuple[datetime | None, str | None]:
 def delete(dag_id: str) -> Any:
     session = db.session()
     dag = require_dag(session, dag_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET or HEAD (which Flask routes here too): only the confirmation page
         runs = sum(overview.run_state_counts(session, [dag_id]).get(dag_id, {}).values())
         return render_template("dags/delete.html", dag=dag, runs=runs, dag_url=dag_url)
     delete_dag(session, dag_id, actor=_actor())
