@@ -72,6 +72,7 @@ def test_retries_rerun_a_flaky_task_with_doubling_delays_and_give_up_after_the_l
     flaky = deployment.ti(run_id, "flaky")
     assert flaky.try_number == 3
     assert [t.state for t in deployment.tries(run_id, "flaky")] == ["up_for_retry", "up_for_retry", "success"]
+    assert [t.exit_code for t in deployment.tries(run_id, "flaky")] == [1, 1, 0]  # a failed try exits 1
     for attempt in (1, 2):
         log = deployment.read_log("retries", run_id, "flaky", attempt=attempt)
         assert f"flaky failure number {attempt}" in log
