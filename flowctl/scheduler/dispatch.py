@@ -55,8 +55,7 @@ def dispatch_ready(
         ).all()
     )
     pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
-    snapshots = snapshots or RunSnapshots()
-    commands = []
+    chosen: list[_Queueing] = []
     for ti in candidates:
         if room <= 0:
             break
@@ -71,17 +70,22 @@ def dispatch_ready(
             continue
         if per_pool.get(ti.pool, 0) + ti.pool_slots > pools.get(ti.pool, 0):
             continue
-        command = queue_task_instance(
-            session, ti, task, spec, run, log_folder=log_folder, job_id=job_id, snapshots=snapshots, now=now
-        )
-        if command is None:
-            continue
+        chosen.append(_Queueing(ti, task, spec, run))
         room -= 1
         per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
         per_task[(ti.dag_id, ti.task_id)] = per_task.get((ti.dag_id, ti.task_id), 0) + 1
         per_pool[ti.pool] = per_pool.get(ti.pool, 0) + ti.pool_slots
-        commands.append(command)
-    return commands
+    return queue_task_instances(
+        session, chosen, log_folder=log_folder, job_id=job_id, now=now, snapshots=snapshots or RunSnapshots()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Queueing:
+    ti: TaskInstance
+    task: TaskSpec
+    spec: DagSpec
+    run: DagRun
 
 
 def queue_task_instance(
@@ -94,29 +98,52 @@ def queue_task_instance(
     log_folder: Path,
     job_id: int | None,
     now: datetime,
-    snapshots: RunSnapshots | None = None,
 ) -> TaskCommand | None:
-    """Start the next try of one task instance: queued, a new try row, its command (None if the task
-    instance changed state meanwhile)."""
+    """Start the next try of one task instance (None if it changed state meanwhile)."""
+    commands = queue_task_instances(
+        session, [_Queueing(ti, task, spec, run)], log_folder=log_folder, job_id=job_id, now=now, snapshots=None
+    )
+    return commands[0] if commands else None
+
+
+def queue_task_instances(
+    session: Session,
+    chosen: list[_Queueing],
+    *,
+    log_folder: Path,
+    job_id: int | None,
+    now: datetime,
+    snapshots: RunSnapshots | None,
+) -> list[TaskCommand]:
+    """Start the next try of each chosen task instance: queued (one UPDATE for all), a try row each, and
+    their commands. One that changed state meanwhile is left out."""
+    if not chosen:
+        return []
+    moved = ti_queries.queue_next_tries(session, [c.ti.id for c in chosen], job_id=job_id, at=now)
+    chosen = [c for c in chosen if c.ti.id in moved]
     # A rescheduled sensor (first_poke_at set) pokes again in its current try; anything else starts a new
     # one. Every path that ends a try for good (finish, clear, orphan recovery) resets first_poke_at.
-    poke_again = ti.first_poke_at is not None
-    try_number = ti.try_number if poke_again else ti.try_number + 1
-    values = {"try_number": try_number, "queued_at": now, "queued_by_job_id": job_id, "updated_at": now}
-    if not ti_queries.transition(session, [ti.id], TaskState.QUEUED, values=values):
-        return None
-    if try_number > 1:
-        xcom_queries.clear_xcoms(session, [ti.id])  # an earlier try's XComs must not leak into this one
-    ti_queries.record_try_start(session, ti.id, try_number, at=now, poke_again=poke_again)
-    key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number)
-    return TaskCommand(
-        key=key,
-        fileloc=spec.fileloc,
-        log_path=str(_log_path(log_folder, key)),
-        execution_timeout=task.execution_timeout,
-        run=(snapshots or RunSnapshots()).get(session, run),
-        first_poke_at=ti.first_poke_at,
+    tries = {c.ti.id: c.ti.try_number if c.ti.first_poke_at else c.ti.try_number + 1 for c in chosen}
+    # An earlier try's XComs must not leak into this one.
+    xcom_queries.clear_xcoms(session, [ti_id for ti_id, number in tries.items() if number > 1])
+    ti_queries.record_try_starts(
+        session, [(c.ti.id, tries[c.ti.id], c.ti.first_poke_at is not None) for c in chosen], at=now
     )
+    snapshots = snapshots or RunSnapshots()
+    commands = []
+    for c in chosen:
+        key = TaskKey(c.ti.dag_id, c.ti.run_id, c.ti.task_id, c.ti.map_index, tries[c.ti.id])
+        commands.append(
+            TaskCommand(
+                key=key,
+                fileloc=c.spec.fileloc,
+                log_path=str(_log_path(log_folder, key)),
+                execution_timeout=c.task.execution_timeout,
+                run=snapshots.get(session, c.run),
+                first_poke_at=c.ti.first_poke_at,
+            )
+        )
+    return commands
 
 
 def _runs_of(session: Session, tis: list[TaskInstance]) -> dict[tuple[str, str], DagRun]:

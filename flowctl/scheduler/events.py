@@ -35,6 +35,7 @@ def record_events(
     recorded = [e for e in events if not (e.kind is EventKind.STARTED and e.key in ended)]
     tis = ti_queries.get_many(session, [(e.key.dag_id, e.key.run_id, e.key.task_id, e.key.map_index) for e in recorded])
     attempts = ti_queries.tries_by_number(session, [(ti.id, ti.try_number) for ti in tis.values()])
+    running: list[tuple[int, int | None, str | None, datetime]] = []
     for event in recorded:
         key = event.key
         ti = tis.get((key.dag_id, key.run_id, key.task_id, key.map_index))
@@ -42,19 +43,19 @@ def record_events(
             continue  # cleared and requeued meanwhile: this try no longer matters to the current state
         attempt = attempts.get((ti.id, ti.try_number))
         if event.kind is EventKind.STARTED:
-            _started(session, ti, attempt, event, now=now)
+            running.append(_started(ti, attempt, event, now=now))
         else:
             touched.add((ti.dag_id, ti.run_id))
             _finished(session, ti, attempt, event, versions, started=starts.get(key), now=now)
+    ti_queries.mark_running(session, running)  # one statement for every start of this batch
     return touched
 
 
 def _started(
-    session: Session, ti: TaskInstance, attempt: TaskInstanceTry | None, event: TaskEvent, *, now: datetime
-) -> None:
+    ti: TaskInstance, attempt: TaskInstanceTry | None, event: TaskEvent, *, now: datetime
+) -> tuple[int, int | None, str | None, datetime]:
+    """Records the start on the try row; returns what the task instance's row gets (see mark_running)."""
     now = event.at or now
-    values = {"pid": event.pid, "hostname": event.hostname, "start_date": now, "updated_at": now}
-    ti_queries.transition(session, [ti.id], TaskState.RUNNING, values=values, expected=[TaskState.QUEUED])
     if attempt is not None:
         attempt.state, attempt.pid, attempt.hostname, attempt.start_date = (
             TaskState.RUNNING,
@@ -62,6 +63,7 @@ def _started(
             event.hostname,
             now,
         )
+    return ti.id, event.pid, event.hostname, now
 
 
 def _finished(

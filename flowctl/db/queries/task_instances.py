@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from flowctl.db.models import TaskInstance, TaskInstanceTry
@@ -176,13 +176,66 @@ def tries_of(session: Session, ti_ids: Sequence[int]) -> list[TaskInstanceTry]:
     )
 
 
-def record_try_start(session: Session, ti_id: int, try_number: int, *, at: datetime, poke_again: bool) -> None:
-    """A new try row, or (`poke_again`: a rescheduled sensor poking once more) the same row again."""
-    existing = get_try(session, ti_id, try_number) if poke_again else None
-    if existing is not None:
-        existing.state, existing.queued_at, existing.end_date = TaskState.QUEUED, at, None
+def queue_next_tries(session: Session, ti_ids: Sequence[int], *, job_id: int | None, at: datetime) -> set[int]:
+    """Queue these task instances at their next try number in one UPDATE (a rescheduled sensor, with
+    first_poke_at set, keeps its try); returns the ids that moved (those still in a state that may be
+    queued)."""
+    if not ti_ids:
+        return set()
+    next_try = case((TaskInstance.first_poke_at.is_(None), TaskInstance.try_number + 1), else_=TaskInstance.try_number)
+    moved = session.execute(
+        update(TaskInstance)
+        .where(TaskInstance.id.in_(list(ti_ids)), TaskInstance.state.in_(list(allowed_sources(TaskState.QUEUED))))
+        .values(state=TaskState.QUEUED, try_number=next_try, queued_at=at, queued_by_job_id=job_id, updated_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved == len(ti_ids):
+        return set(ti_ids)
+    # Some changed state since they were read (a clear or mark won): find the ones this update moved.
+    rows = session.execute(
+        select(TaskInstance.id).where(
+            TaskInstance.id.in_(list(ti_ids)),
+            TaskInstance.state == TaskState.QUEUED,
+            TaskInstance.queued_at == at,
+            TaskInstance.queued_by_job_id.is_(None) if job_id is None else TaskInstance.queued_by_job_id == job_id,
+        )
+    )
+    return set(rows.scalars())
+
+
+def mark_running(session: Session, starts: Sequence[tuple[int, int | None, str | None, datetime]]) -> None:
+    """queued -> running for each (task instance id, pid, hostname, start time), in one executemany; an
+    instance no longer queued (cleared, marked) is left as it is."""
+    if not starts:
         return
-    session.add(TaskInstanceTry(task_instance_id=ti_id, try_number=try_number, state=TaskState.QUEUED, queued_at=at))
+    table = TaskInstance.__table__
+    start = bindparam("b_start", type_=table.c.start_date.type)
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state == TaskState.QUEUED)
+        .values(
+            state=TaskState.RUNNING,
+            pid=bindparam("b_pid"),
+            hostname=bindparam("b_host", type_=table.c.hostname.type),
+            start_date=start,
+            updated_at=bindparam("b_updated", type_=table.c.updated_at.type),
+        )
+    )
+    params = [{"b_id": i, "b_pid": pid, "b_host": host, "b_start": at, "b_updated": at} for i, pid, host, at in starts]
+    session.execute(statement, params)
+
+
+def record_try_starts(session: Session, starts: Sequence[tuple[int, int, bool]], *, at: datetime) -> None:
+    """For each (task instance id, try number, poke_again): a new try row, or (poke_again: a rescheduled
+    sensor poking once more) the same row again."""
+    again = tries_by_number(session, [(ti_id, number) for ti_id, number, poke_again in starts if poke_again])
+    for ti_id, number, _ in starts:
+        existing = again.get((ti_id, number))
+        if existing is not None:
+            existing.state, existing.queued_at, existing.end_date = TaskState.QUEUED, at, None
+        else:
+            row = TaskInstanceTry(task_instance_id=ti_id, try_number=number, state=TaskState.QUEUED, queued_at=at)
+            session.add(row)
 
 
 def states_for_runs(session: Session, dag_id: str, run_ids: Sequence[str]) -> list[Any]:
