@@ -170,7 +170,10 @@ def _middle(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 # --- Gantt ---------------------------------------------------------------------------------------------
 
-ROW_HEIGHT, BAR_HEIGHT, AXIS_HEIGHT, PLOT_WIDTH = 22.0, 14.0, 30.0, 900.0
+ROW_HEIGHT, BAR_HEIGHT, AXIS_HEIGHT = 22.0, 14.0, 30.0
+RIGHT_ROOM = 44.0  # room right of the time axis for half of its last label ("MM-DD HH:mm")
+MIN_PLOT_WIDTH = 360.0  # narrower than this, the chart scrolls sideways
+MIN_BAR_PERCENT = 0.15  # a try of no time still shows as a sliver
 TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 
 
@@ -194,7 +197,11 @@ def gantt_svg(
     link: Callable[[GanttTry], str],
 ) -> Markup:
     """A row per task instance (`rows`: (task_id, map_index) in drawing order), a bar per try on a shared
-    time axis: the queued part (queued -> start) lighter than the running part (start -> end)."""
+    time axis: the queued part (queued -> start) lighter than the running part (start -> end).
+
+    The chart is as wide as its box: the SVG is 100% wide, its padding keeps the task labels' column on
+    the left (drawn at negative x, in the padding) and room for the last time label on the right, so its
+    viewport is the plot itself and times are placed in percentages of it, while text keeps its size."""
     times = [t for attempt in tries for t in (attempt.queued_at, attempt.start_date, attempt.end_date) if t]
     first = min(times, default=now)
     last = max([*times, *(now for attempt in tries if attempt.end_date is None)], default=now)
@@ -203,14 +210,17 @@ def gantt_svg(
     height = AXIS_HEIGHT + ROW_HEIGHT * max(len(rows), 1) + 8
 
     def x_of(at: datetime) -> float:
-        return label_width + (at - first).total_seconds() / span * PLOT_WIDTH
+        """Percent of the plot's width."""
+        return (at - first).total_seconds() / span * 100
 
     parts = [
         Markup(
-            '<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
-            'role="img" aria-label="Gantt chart">'
-        ).format(w=_num(label_width + PLOT_WIDTH + 16), h=_num(height)),
-        _axis(first, span, label_width=label_width, height=height, zone=zone),
+            '<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="100%" height="{h}" overflow="visible" '
+            'style="padding: 0 {right}px 0 {left}px; min-width: {min}px" role="img" aria-label="Gantt chart">'
+        ).format(
+            h=_num(height), right=_num(RIGHT_ROOM), left=_num(label_width), min=_num(label_width + MIN_PLOT_WIDTH)
+        ),
+        _axis(first, span, height=height, zone=zone),
     ]
     index = {row: i for i, row in enumerate(rows)}
     parts += [_row(i, row, label_width) for i, row in enumerate(rows)]
@@ -225,16 +235,23 @@ def gantt_svg(
     return Markup("").join(parts)
 
 
+def _percent(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".") + "%"
+
+
 def _row(number: int, row: tuple[str, int], label_width: float) -> Markup:
     y = AXIS_HEIGHT + number * ROW_HEIGHT
     return Markup(
-        '<g class="row" data-task-id="{id}"><rect class="band" x="0" y="{y}" width="{w}" height="{h}"/>'
-        '<text class="task-id" x="6" y="{ty}">{label}</text></g>'
+        '<g class="row" data-task-id="{id}"><rect class="band" x="{x}" y="{y}" width="{lw}" height="{h}"/>'
+        '<rect class="band" x="0" y="{y}" width="100%" height="{h}"/>'
+        '<text class="task-id" x="{tx}" y="{ty}">{label}</text></g>'
     ).format(
         id=row[0],
+        x=_num(-label_width),
         y=_num(y),
-        w=_num(label_width + PLOT_WIDTH),
+        lw=_num(label_width),
         h=_num(ROW_HEIGHT),
+        tx=_num(6 - label_width),
         ty=_num(y + 15),
         label=_fit(_row_label(*row), label_width + 14),
     )
@@ -244,7 +261,7 @@ def _row_label(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id} [{map_index}]"
 
 
-def _axis(first: datetime, span: float, *, label_width: float, height: float, zone: str) -> Markup:
+def _axis(first: datetime, span: float, *, height: float, zone: str) -> Markup:
     step = next((s for s in TICK_STEPS if span / s <= 10), None) or 86400 * math.ceil(span / 10 / 86400)
     local_first = pendulum.instance(first).in_timezone(zone)
     midnight = local_first.start_of("day")
@@ -257,10 +274,10 @@ def _axis(first: datetime, span: float, *, label_width: float, height: float, zo
     parts = [Markup('<g class="axis">')]
     offset = (tick - local_first).total_seconds()
     while offset <= span:
-        x = label_width + offset / span * PLOT_WIDTH
+        x = _percent(offset / span * 100)
         parts.append(
             Markup('<line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}"/><text x="{x}" y="{ty}">{label}</text>').format(
-                x=_num(x),
+                x=x,
                 top=_num(AXIS_HEIGHT - 6),
                 bottom=_num(height - 8),
                 ty=_num(AXIS_HEIGHT - 10),
@@ -298,8 +315,10 @@ def _bar(
 
 
 def _rect(kind: str, left: float, right: float, y: float) -> Markup:
+    """`left` and `right` in percent of the plot's width."""
+    left = min(left, 100 - MIN_BAR_PERCENT)
     return Markup('<rect class="{kind}" x="{x}" y="{y}" width="{w}" height="{h}" rx="2"/>').format(
-        kind=kind, x=_num(left), y=_num(y), w=_num(max(right - left, 2.0)), h=_num(BAR_HEIGHT)
+        kind=kind, x=_percent(left), y=_num(y), w=_percent(max(right - left, MIN_BAR_PERCENT)), h=_num(BAR_HEIGHT)
     )
 
 

@@ -1,9 +1,11 @@
 // The graph page: zoom buttons (and ctrl + wheel) scale the SVG inside its scrolling box; node colours
-// follow the run's task states, polled from graph.json while the run is unfinished.
+// follow the run's task states, polled from graph.json while the run is unfinished. A graph that fits
+// its box is drawn bigger at first (up to MAX_FIT); a big one starts at its natural size, scrollable.
 "use strict";
 
 (() => {
   const STEP = 1.25;
+  const MAX_FIT = 1.5;
 
   document.addEventListener("DOMContentLoaded", () => {
     const box = document.getElementById("graph");
@@ -17,7 +19,17 @@
       svg.setAttribute("width", String(width * scale));
       svg.setAttribute("height", String(height * scale));
     };
-    const fit = () => zoomTo(Math.min(1, (box.clientWidth - 4) / width, (box.clientHeight - 4) / height || 1));
+    // the room the box may take: its width, and the window's height below its top (as dag.css caps it)
+    const room = () => {
+      const below = window.innerHeight - box.getBoundingClientRect().top - 24;
+      return { width: box.clientWidth - 4, height: Math.max(200, below) - 4 };
+    };
+    const fitScale = () => {
+      const { width: roomWidth, height: roomHeight } = room();
+      return Math.min(MAX_FIT, roomWidth / width, roomHeight / height);
+    };
+    const fit = () => zoomTo(fitScale());
+    if (width > 0 && height > 0 && fitScale() > 1) fit();
     document.querySelectorAll("[data-zoom]").forEach((button) => {
       button.addEventListener("click", () => {
         const how = button.dataset.zoom;

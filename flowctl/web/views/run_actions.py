@@ -15,6 +15,7 @@ from flowctl.exceptions import NotFound
 from flowctl.roles import Role
 from flowctl.services.actor import Actor
 from flowctl.services.clear import Selection, clear, mark, select_task_instances
+from flowctl.services.dags import require_dag
 from flowctl.services.wakeup import poke
 from flowctl.state import TaskState
 from flowctl.web import db, run_pages
@@ -123,6 +124,8 @@ def _act(
             return redirect(back)
         return render_template(
             "run/confirm.html",
+            dag=require_dag(session, dag_id),  # for the DAG header and its tabs
+            run_id=selection.run_ids[0] if selection.run_ids and len(selection.run_ids) == 1 else None,
             what=what,
             verb=verb,
             new_state=state or TaskState.NONE,
