@@ -18,6 +18,8 @@ import pendulum
 
 from flowctl.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError
 
+MAX_TAG_LENGTH = 100
+
 if TYPE_CHECKING:
     from flowctl.baseoperator import BaseOperator
     from flowctl.params import Param
@@ -105,6 +107,11 @@ class DAG:
         self.description = description
         self.doc_md = doc_md
         self.tags = sorted({str(tag) for tag in tags or ()})
+        for tag in self.tags:
+            if len(tag) > MAX_TAG_LENGTH:  # as in Airflow; the metadata DB stores tags up to this length
+                raise DagDefinitionError(
+                    f"DAG {dag_id!r}: tag {tag[:20]!r}... is longer than {MAX_TAG_LENGTH} characters"
+                )
         self.owner_links = dict(owner_links or {})
         self.on_success_callback = on_success_callback
         self.on_failure_callback = on_failure_callback

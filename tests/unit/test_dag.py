@@ -34,6 +34,12 @@ def test_schedule_none_means_manual_only_and_is_kept() -> None:
     assert DAG("manual_old", schedule_interval=None).schedule is None
 
 
+def test_a_tag_over_100_characters_is_a_definition_error() -> None:
+    DAG("fine", tags=["x" * 100])
+    with pytest.raises(DagDefinitionError, match="longer than 100 characters"):
+        DAG("too_long", tags=["x" * 101])
+
+
 def test_tags_are_deduplicated_and_sorted() -> None:
     assert DAG("tagged", tags=["reports", "finance", "reports"]).tags == ["finance", "reports"]
     assert DAG("untagged").tags == []

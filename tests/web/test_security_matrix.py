@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import pytest
 from flask import Flask
@@ -91,7 +91,7 @@ class World:
                 )
             )
 
-    def exists(self, model: Any, column: Any, value: str) -> bool:
+    def exists(self, column: Any, value: str) -> bool:
         with self.factory() as session:
             return session.scalar(select(column).where(column == value)) is not None
 
@@ -139,7 +139,7 @@ class World:
             session.execute(update(Dag).where(Dag.dag_id == DAG_ID).values(is_paused=paused))
 
     def ensure_dag(self) -> None:
-        if not self.exists(Dag, Dag.dag_id, DAG_ID):
+        if not self.exists(Dag.dag_id, DAG_ID):
             self.seed.dag(SECURE_DAG)
 
     def ensure_connection(self, host: str = "db.example.com") -> None:
@@ -316,7 +316,7 @@ UI_CHANGES = [
         Role.USER,
         f"/dags/{DAG_ID}/trigger",
         lambda tag: {"run_id": f"ui-{tag}", "conf": "{}"},
-        done=lambda w, tag: w.exists(DagRun, DagRun.run_id, f"ui-{tag}"),
+        done=lambda w, tag: w.exists(DagRun.run_id, f"ui-{tag}"),
     ),
     Change(
         "dags.delete",
@@ -324,7 +324,7 @@ UI_CHANGES = [
         Role.OP,
         f"/dags/{DAG_ID}/delete",
         prepare=lambda w: w.ensure_dag(),
-        done=lambda w, tag: not w.exists(Dag, Dag.dag_id, DAG_ID),
+        done=lambda w, tag: not w.exists(Dag.dag_id, DAG_ID),
     ),
     Change(
         "run_actions.clear_task",
@@ -368,7 +368,7 @@ UI_CHANGES = [
         Role.OP,
         "/admin/connections/new?conn_type=generic",
         lambda tag: {"conn_id": f"new-{tag}", "host": "h.example.com"},
-        done=lambda w, tag: w.exists(Connection, Connection.conn_id, f"new-{tag}"),
+        done=lambda w, tag: w.exists(Connection.conn_id, f"new-{tag}"),
     ),
     Change(
         "admin.connection_edit",
@@ -386,7 +386,7 @@ UI_CHANGES = [
         "/admin/connections/delete",
         {"conn_id": TARGET},
         prepare=lambda w: w.ensure_connection(),
-        done=lambda w, tag: not w.exists(Connection, Connection.conn_id, TARGET),
+        done=lambda w, tag: not w.exists(Connection.conn_id, TARGET),
     ),
     Change(
         "admin.variable_new",
@@ -420,7 +420,7 @@ UI_CHANGES = [
         Role.OP,
         "/admin/pools/new",
         lambda tag: {"name": f"new-{tag}", "slots": "3"},
-        done=lambda w, tag: w.exists(Pool, Pool.pool, f"new-{tag}"),
+        done=lambda w, tag: w.exists(Pool.pool, f"new-{tag}"),
     ),
     Change(
         "admin.pool_edit",
@@ -438,7 +438,7 @@ UI_CHANGES = [
         "/admin/pools/delete",
         {"pool": TARGET},
         prepare=lambda w: w.ensure_pool(),
-        done=lambda w, tag: not w.exists(Pool, Pool.pool, TARGET),
+        done=lambda w, tag: not w.exists(Pool.pool, TARGET),
     ),
     Change(
         "admin.user_new",
@@ -451,7 +451,7 @@ UI_CHANGES = [
             "role": "Viewer",
             "password": "a-long-password-1",
         },
-        done=lambda w, tag: w.exists(User, User.username, f"new-{tag}"),
+        done=lambda w, tag: w.exists(User.username, f"new-{tag}"),
     ),
     Change(
         "admin.user_edit",
@@ -469,7 +469,7 @@ UI_CHANGES = [
         "/admin/users/delete",
         {"username": VICTIM},
         prepare=lambda w: w.ensure_victim(),
-        done=lambda w, tag: not w.exists(User, User.username, VICTIM),
+        done=lambda w, tag: not w.exists(User.username, VICTIM),
     ),
 ]
 
@@ -489,7 +489,7 @@ API_CHANGES = [
         Role.USER,
         f"/api/v1/dags/{DAG_ID}/dagRuns",
         lambda tag: {"dag_run_id": f"api-{tag}", "conf": {}},
-        done=lambda w, tag: w.exists(DagRun, DagRun.run_id, f"api-{tag}"),
+        done=lambda w, tag: w.exists(DagRun.run_id, f"api-{tag}"),
     ),
     Change(
         "api.post_clear_task_instances",
@@ -524,7 +524,7 @@ API_CHANGES = [
         Role.OP,
         "/api/v1/connections",
         lambda tag: {"connection_id": f"api-{tag}", "conn_type": "http", "host": "api.example.com"},
-        done=lambda w, tag: w.exists(Connection, Connection.conn_id, f"api-{tag}"),
+        done=lambda w, tag: w.exists(Connection.conn_id, f"api-{tag}"),
     ),
     Change(
         "api.patch_connection",
@@ -541,7 +541,7 @@ API_CHANGES = [
         Role.OP,
         f"/api/v1/connections/{TARGET}",
         prepare=lambda w: w.ensure_connection(),
-        done=lambda w, tag: not w.exists(Connection, Connection.conn_id, TARGET),
+        done=lambda w, tag: not w.exists(Connection.conn_id, TARGET),
     ),
     Change(
         "api.post_variables",
@@ -574,7 +574,7 @@ API_CHANGES = [
         Role.OP,
         "/api/v1/pools",
         lambda tag: {"name": f"api-{tag}", "slots": 2},
-        done=lambda w, tag: w.exists(Pool, Pool.pool, f"api-{tag}"),
+        done=lambda w, tag: w.exists(Pool.pool, f"api-{tag}"),
     ),
     Change(
         "api.patch_pool",
@@ -591,7 +591,7 @@ API_CHANGES = [
         Role.OP,
         f"/api/v1/pools/{TARGET}",
         prepare=lambda w: w.ensure_pool(),
-        done=lambda w, tag: not w.exists(Pool, Pool.pool, TARGET),
+        done=lambda w, tag: not w.exists(Pool.pool, TARGET),
     ),
 ]
 
@@ -999,6 +999,4 @@ def test_the_login_redirect_keeps_where_the_visitor_wanted_to_go_on_this_site(we
 
     assert response.status_code == 302 and lands_on_this_site(response.headers["Location"])
     target = dict(part.split("=", 1) for part in urlsplit(response.headers["Location"]).query.split("&"))
-    from urllib.parse import unquote
-
     assert unquote(target["next"]) == f"/dags/{DAG_ID}/grid?num_runs=5"
