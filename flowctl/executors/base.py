@@ -101,6 +101,11 @@ class TaskOutcome:
     # Runs of other DAGs the task asked for (TriggerDagRunOperator); the scheduler creates them.
     dag_run_requests: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def exit_code(self) -> int:
+        """What the task process exits with after reporting this outcome: 1 for a failed try, else 0."""
+        return 1 if self.state == "failed" else 0
+
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:

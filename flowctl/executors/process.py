@@ -82,7 +82,7 @@ def run_in_child(
     os.close(outcome_fd)
     sys.stdout.flush()
     sys.stderr.flush()
-    return 1 if outcome.state == "failed" else 0  # the exit code tells what the outcome does, as in Airflow
+    return outcome.exit_code  # 1 for a failed try, as in Airflow
 
 
 def execute_command(

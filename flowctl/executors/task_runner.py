@@ -104,6 +104,42 @@ class RuntimeTaskInstance:
         run = run_queries.get_run(self._session(), dag_id, run_id)
         return run.state if run is not None else None
 
+    def run_states_on(self, dag_id: str, logical_dates: list[datetime]) -> dict[datetime, str]:
+        """The state of `dag_id`'s run on each of these logical dates that has one (ExternalTaskSensor)."""
+        return self._read_fresh(lambda session: run_queries.states_on(session, dag_id, logical_dates))
+
+    def task_states_on(
+        self, dag_id: str, logical_dates: list[datetime], task_ids: list[str]
+    ) -> dict[tuple[datetime, str], list[str]]:
+        """(logical date, task id) -> the states of that task's instances (one per map index) in `dag_id`'s
+        runs on these logical dates; pairs with no instance are left out (ExternalTaskSensor)."""
+        from flowctl.db.queries import task_instances as ti_queries
+
+        rows = self._read_fresh(lambda session: ti_queries.states_on(session, dag_id, logical_dates, task_ids))
+        found: dict[tuple[datetime, str], list[str]] = {}
+        for logical_date, task_id, _, state in rows:
+            found.setdefault((logical_date, task_id), []).append(state)
+        return found
+
+    def dag_task_ids(self, dag_id: str) -> list[str] | None:
+        """The task ids of `dag_id` as last parsed, or None when no such DAG is known or its file is gone."""
+        from flowctl.db.queries import dags as dag_queries
+
+        dag_row = dag_queries.get_dag(self._session(), dag_id)
+        if dag_row is None or dag_row.is_stale:
+            return None
+        data = dag_queries.latest_serialized(self._session(), dag_id)
+        return [task["task_id"] for task in data["tasks"]] if data else None
+
+    def _read_fresh(self, read: Callable[[Session], Any]) -> Any:
+        """`read(session)`, then end the transaction: a sensor polls, and its next read must see what was
+        committed since (SQLite and MySQL would otherwise keep showing this transaction's snapshot)."""
+        session = self._session()
+        try:
+            return read(session)
+        finally:
+            session.rollback()
+
     def follow_branches(self, task_ids: list[str]) -> None:
         self.decisions.follow_branches = list(task_ids)
 
@@ -328,6 +364,7 @@ def _build_context(
     settings: Settings,
     masker: Any,
 ) -> dict[str, Any]:
+    from flowctl.hooks.base import BaseHook
     from flowctl.params import resolve_params
     from flowctl.services import connections, variables
     from flowctl.templating import (
@@ -356,11 +393,15 @@ def _build_context(
         import os
 
         conn = connections.get_connection(session(), cipher(), conn_id, environ=os.environ)
-        if masker is not None and conn.password:
+        if masker is not None:
             masker.add(conn.password)
+            for key, value in conn.extra_dejson.items():
+                if is_sensitive_name(key) and isinstance(value, str):
+                    masker.add(value)  # an API token in the extra is as secret as a password
         return conn
 
     Variable.install_source(get_variable)
+    BaseHook.install_connection_source(get_connection)  # hooks read connections as templates do: masked
     info = RunInfo(
         run_id=run.run_id,
         run_type=run.run_type,

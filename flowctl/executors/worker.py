@@ -56,6 +56,7 @@ class _Child:
     output: bytearray = field(default_factory=bytearray)
     kill_reason: str | None = None
     killed_at: float | None = None
+    reported: bool = False  # its FINISHED event was sent when its outcome arrived, before it exited
 
 
 @dataclass(slots=True)
@@ -295,8 +296,12 @@ class Worker:
         data = os.read(child.outcome_fd, 1 << 16)
         if data:
             child.output += data
-        else:
-            self.selector.unregister(child.outcome_fd)
+            return
+        self.selector.unregister(child.outcome_fd)
+        outcome = None if child.kill_reason else _parse_outcome(child.output)
+        if outcome is not None:  # report now: the process only has to exit, which takes a while
+            child.reported = True
+            self._send_finished(child, outcome=outcome, exit_code=outcome.exit_code, reason=None)
 
     def _reap(self, child: _Child) -> None:
         _, status = os.waitpid(child.pid, 0)
@@ -308,13 +313,18 @@ class Worker:
             child.output += data
         os.close(child.outcome_fd)
         del self.children[child.pid]
+        killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
+        if child.reported:
+            return
         outcome = _parse_outcome(child.output)
         code = os.waitstatus_to_exitcode(status)
         reason = child.kill_reason or _exit_reason(code)
         if outcome is None or child.kill_reason:
             outcome = None
             _append_log(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
-        killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
+        self._send_finished(child, outcome=outcome, exit_code=code, reason=None if outcome else reason)
+
+    def _send_finished(self, child: _Child, *, outcome: TaskOutcome | None, exit_code: int, reason: str | None) -> None:
         self._send(
             TaskEvent(
                 key=child.command.key,
@@ -322,8 +332,8 @@ class Worker:
                 pid=child.pid,
                 hostname=self.hostname,
                 outcome=outcome,
-                exit_code=code,
-                reason=None if outcome else reason,
+                exit_code=exit_code,
+                reason=reason,
                 at=_now(),
             )
         )

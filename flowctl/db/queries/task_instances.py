@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from flowctl.db.models import TaskInstance, TaskInstanceTry
+from flowctl.db.models import DagRun, TaskInstance, TaskInstanceTry
 from flowctl.state import TaskState, allowed_sources
 
 
@@ -24,9 +24,11 @@ def for_run(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
 
 
 def states_for_run(session: Session, dag_id: str, run_id: str) -> list[Any]:
-    """(id, task_id, map_index, state, try_number, next_try_at) rows: what planning reads, no ORM objects."""
+    """(id, task_id, map_index, state, try_number, next_try_at) rows: what planning reads, no ORM objects
+    (read through the Core connection: the scheduler does this for a whole run after each finished try)."""
+    session.flush()
     return list(
-        session.execute(
+        session.connection().execute(
             select(
                 TaskInstance.id,
                 TaskInstance.task_id,
@@ -267,3 +269,17 @@ def tries_for_run(session: Session, dag_id: str, run_id: str) -> list[Any]:
             .order_by(TaskInstance.task_id, TaskInstance.map_index, TaskInstanceTry.try_number)
         )
     )
+
+
+def states_on(session: Session, dag_id: str, logical_dates: Iterable[datetime], task_ids: Iterable[str]) -> list[Any]:
+    """(logical_date, task_id, map_index, state) rows of these tasks in the DAG's runs on these logical
+    dates (what ExternalTaskSensor waits on)."""
+    dates, ids = list(set(logical_dates)), list(set(task_ids))
+    if not dates or not ids:
+        return []
+    query = (
+        select(DagRun.logical_date, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
+        .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+        .where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(dates), TaskInstance.task_id.in_(ids))
+    )
+    return list(session.execute(query))
