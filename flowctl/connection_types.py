@@ -56,12 +56,43 @@ class ConnectionType:
 
 _BUILT_IN = (
     ConnectionType("generic", "Generic"),
-    ConnectionType("http", "HTTP", placeholders={"host": "https://api.example.com", "schema": "https"}),
     ConnectionType(
-        "postgres", "PostgreSQL", fields=_DATABASE_FIELDS, placeholders={"host": "db.example.com", "port": "5432"}
+        "http",
+        "HTTP",
+        placeholders={"host": "https://api.example.com", "schema": "https"},
+        extra_fields=(
+            ExtraField("timeout", "Timeout (seconds)", kind="integer", placeholder="60"),
+            ExtraField(
+                "retries", "Retries", kind="integer", placeholder="0", description="on errors, timeouts, 429, 5xx"
+            ),
+            ExtraField("retry_backoff", "First retry after (seconds)", placeholder="1.0", description="then doubling"),
+        ),
     ),
     ConnectionType(
-        "mysql", "MySQL / MariaDB", fields=_DATABASE_FIELDS, placeholders={"host": "db.example.com", "port": "3306"}
+        "postgres",
+        "PostgreSQL",
+        fields=_DATABASE_FIELDS,
+        placeholders={"host": "db.example.com", "port": "5432"},
+        extra_fields=(
+            ExtraField("sslmode", "SSL mode", placeholder="prefer"),
+            ExtraField("connect_timeout", "Connect timeout (seconds)", kind="integer", placeholder="10"),
+        ),
+    ),
+    ConnectionType(
+        "mysql",
+        "MySQL / MariaDB",
+        fields=_DATABASE_FIELDS,
+        placeholders={"host": "db.example.com", "port": "3306"},
+        extra_fields=(
+            ExtraField("charset", "Charset", placeholder="utf8mb4"),
+            ExtraField("connect_timeout", "Connect timeout (seconds)", kind="integer", placeholder="10"),
+            ExtraField(
+                "local_infile",
+                "Allow LOAD DATA LOCAL INFILE",
+                kind="boolean",
+                description="lets the server read files of the task's machine; off unless needed",
+            ),
+        ),
     ),
     ConnectionType("sqlite", "SQLite", fields={"host": "Database file"}, placeholders={"host": "/data/warehouse.db"}),
     ConnectionType(

@@ -164,9 +164,25 @@ def ds_format(ds: str, input_format: str, output_format: str) -> str:
     return datetime.strptime(ds, input_format).strftime(output_format)
 
 
+class _Macros(SimpleNamespace):
+    """`macros`: a name it does not hold is looked up among the installed plugins' macros
+    (`macros.<plugin>.<function>`), so plugins are only loaded by a template that uses one."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from flowctl.plugins import macros_of  # lazy: reading entry points is I/O, and rarely needed
+
+        found = macros_of(name)
+        if found is None:
+            raise AttributeError(f"macros has no {name!r} (neither a built-in macro nor an installed plugin)")
+        return found
+
+
 def make_macros(user_defined_macros: Mapping[str, Any]) -> SimpleNamespace:
-    """The `macros` namespace: the standard helpers and modules, then the DAG's own macros."""
-    return SimpleNamespace(
+    """The `macros` namespace: the standard helpers and modules, then the DAG's own macros; plugins'
+    macros under their plugin's name."""
+    return _Macros(
         ds_add=ds_add,
         ds_format=ds_format,
         datetime=datetime,

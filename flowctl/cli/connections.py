@@ -1,9 +1,11 @@
-"""`flowctl connections add|get|list|delete|export|import`."""
+"""`flowctl connections add|get|list|delete|export|import|test`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -140,3 +142,54 @@ def import_(runtime: Runtime, file: str, overwrite: bool) -> None:
     for conn_id in skipped:
         click.echo(f"Skipped {conn_id!r}: already exists (use --overwrite to replace it).", err=True)
     click.echo(f"Imported {written} connections.")
+
+
+TEST_TIMEOUT_SECONDS = 10
+
+
+@connections_group.command("test")
+@click.argument("conn_id")
+@pass_runtime
+def test(runtime: Runtime, conn_id: str) -> None:
+    """Check that CONN_ID answers within 10 s: a database runs SELECT 1, an HTTP base URL answers a HEAD,
+    an fs path exists. Prints "Connection OK" or exits 1 with the reason."""
+    from flowctl.connection import connection_from_environment
+    from flowctl.exceptions import FlowctlError
+    from flowctl.hooks.base import probe_connection
+    from flowctl.services import connections
+
+    conn = connection_from_environment(conn_id, runtime.environ)
+    if conn is None:
+        with runtime.session() as session:
+            conn = connections.get_connection(session, runtime.cipher, conn_id, environ={})
+    with _deadline(TEST_TIMEOUT_SECONDS, conn_id):
+        worked, message = probe_connection(conn, timeout=TEST_TIMEOUT_SECONDS)
+    if conn.password:
+        message = message.replace(conn.password, MASK)
+    if not worked:
+        raise FlowctlError(f"connection {conn_id!r} ({conn.conn_type}) failed: {message}")
+    click.echo(f"Connection OK: {conn_id} ({conn.conn_type}): {message}")
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int, conn_id: str) -> Iterator[None]:
+    """Give up after `seconds` even if a driver ignores its own timeout (a DNS lookup, say)."""
+    import signal
+    import threading
+
+    from flowctl.exceptions import FlowctlError
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; the drivers' own timeouts still apply
+        return
+
+    def give_up(signum: int, frame: Any) -> None:
+        raise FlowctlError(f"connection {conn_id!r} failed: no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 1)  # the drivers' own timeouts, when they work, come first
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -17,3 +17,8 @@ __all__ = [
     "ShortCircuitOperator",
     "TriggerDagRunOperator",
 ]
+
+from flowctl.operators.http import HttpOperator
+from flowctl.operators.sql import SQLExecuteQueryOperator
+
+__all__ += ["HttpOperator", "SQLExecuteQueryOperator"]

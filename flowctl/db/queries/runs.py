@@ -63,3 +63,14 @@ def logical_dates(session: Session, dag_id: str, run_ids: Iterable[str]) -> dict
         select(DagRun.run_id, DagRun.logical_date).where(DagRun.dag_id == dag_id, DagRun.run_id.in_(ids))
     )
     return {run_id: logical_date for run_id, logical_date in rows}
+
+
+def states_on(session: Session, dag_id: str, logical_dates: Iterable[datetime]) -> dict[datetime, str]:
+    """logical date -> state of the DAG's run on it, for those of these dates that have a run."""
+    dates = list(set(logical_dates))
+    if not dates:
+        return {}
+    rows = session.execute(
+        select(DagRun.logical_date, DagRun.state).where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(dates))
+    )
+    return {logical_date: state for logical_date, state in rows}
