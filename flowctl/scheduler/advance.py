@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from flowctl.db.models import DagRun, TaskInstance
 from flowctl.db.queries import task_instances as ti_queries
 from flowctl.db.queries import xcoms as xcom_queries
-from flowctl.db.queries.runs import previous_run
-from flowctl.planning import PastRun, RunPlan, TIKey, TIView, plan_run
+from flowctl.planning import RunPlan, TIKey, TIView, plan_run
 from flowctl.scheduler.runs import DagVersions
 from flowctl.serialization import DagSpec
 from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
@@ -50,7 +49,7 @@ def advance_runs(
             _fail_timed_out(session, run, spec, now=now)
             continue
         rows = _Rows(ti_queries.states_for_run(session, run.dag_id, run.run_id))
-        plan = plan_run(spec, rows.views, now=now, past=_past(session, spec, run))
+        plan = plan_run(spec, rows.views, now=now, past=ti_queries.past_for_planning(session, spec, run))
         _apply(session, run, spec, rows, plan, now=now)
         if plan.next_check_at and (next_check is None or plan.next_check_at < next_check):
             next_check = plan.next_check_at
@@ -89,16 +88,6 @@ class _Rows:
             self.views[key] = TIView(key, _STATES[state], try_number, next_try_at)
             self.ids[key] = ti_id
             self.states[key] = state
-
-
-def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
-    if not any(task.depends_on_past for task in spec.tasks.values()):
-        return PastRun(states={})
-    previous = previous_run(session, run.dag_id, run.logical_date)
-    if previous is None:
-        return None
-    rows = ti_queries.states_for_run(session, previous.dag_id, previous.run_id)
-    return PastRun(states={TIKey(row.task_id, row.map_index): TaskState(row.state) for row in rows})
 
 
 def _apply(

@@ -161,15 +161,3 @@ def update_connection(session: Session, cipher: SecretCipher, conn: Connection, 
     for name in ("conn_type", "description", "host", "schema", "login", "password", "port", "extra"):
         setattr(row, name, getattr(fresh, name))
     record_event(session, "connection.edit", owner=actor.name, at=actor.at, extra=conn.conn_id)
-
-
-def replace_connection(session: Session, cipher: SecretCipher, conn: Connection, *, actor: Actor) -> None:
-    """Give the existing connection `conn.conn_id` exactly the fields of `conn` (an edit)."""
-    _check_storable(conn)
-    row = queries.get_connection_row(session, conn.conn_id)
-    if row is None:
-        raise NotFound(f"no connection {conn.conn_id!r}")
-    edited = _to_row(conn, cipher)
-    for name in ("conn_type", "description", "host", "schema", "login", "password", "port", "extra"):
-        setattr(row, name, getattr(edited, name))
-    record_event(session, "connection.edit", owner=actor.name, at=actor.at, extra=conn.conn_id)

@@ -17,10 +17,10 @@ from flowctl.db.queries import task_instances as ti_queries
 from flowctl.db.queries.dags import get_dag
 from flowctl.db.queries.jobs import latest_heartbeat
 from flowctl.db.queries.pools import get_pool
-from flowctl.db.queries.runs import get_run, previous_run
+from flowctl.db.queries.runs import get_run
 from flowctl.exceptions import FlowctlError, InvalidInput, NotFound
 from flowctl.logs import check_path_id
-from flowctl.planning import PastRun, TIKey, TIView, plan_run
+from flowctl.planning import TIKey, TIView, plan_run
 from flowctl.serialization import DagSpec
 from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
 from flowctl.xcom_codec import decode_xcom
@@ -148,24 +148,13 @@ def _planning_reasons(session: Session, run: DagRun, spec: DagSpec, ti: TaskInst
         if state is None:
             return [f"task instance {key} has an unknown state {row.state!r}"]
         views[key] = TIView(key, state, row.try_number, row.next_try_at)
-    plan = plan_run(spec, views, now=now, past=_past(session, spec, run), explain=True)
+    plan = plan_run(spec, views, now=now, past=ti_queries.past_for_planning(session, spec, run), explain=True)
     key = TIKey(ti.task_id, ti.map_index)
     if key in plan.to_schedule:
         return ["its dependencies are met: the scheduler schedules it at its next look"]
     if key in plan.to_expand or (ti.map_index < 0 and ti.task_id in plan.to_expand):
         return ["its upstream tasks are done: the scheduler expands it at its next look"]
     return list(plan.waiting.get(key, []))
-
-
-def _past(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
-    """The previous run's states when a task depends on the past (as the scheduler reads them)."""
-    if not any(task.depends_on_past for task in spec.tasks.values()):
-        return PastRun(states={})
-    previous = previous_run(session, run.dag_id, run.logical_date)
-    if previous is None:
-        return None
-    rows = ti_queries.states_for_run(session, previous.dag_id, previous.run_id)
-    return PastRun(states={TIKey(r.task_id, r.map_index): _STATES.get(r.state, TaskState.NONE) for r in rows})
 
 
 def _limit_reasons(session: Session, dag: Dag, spec: DagSpec, ti: TaskInstance) -> list[str]:

@@ -145,11 +145,11 @@ class World:
     def ensure_connection(self, host: str = "db.example.com") -> None:
         from flowctl.connection import Connection as Conn
         from flowctl.db.queries.connections import get_connection_row
-        from flowctl.services.connections import add_connection, replace_connection
+        from flowctl.services.connections import add_connection, update_connection
 
         with self.factory.begin() as session:
             conn = Conn(conn_id=TARGET, conn_type="postgres", host=host, login="etl", password="pw-123456", port=5432)
-            store = replace_connection if get_connection_row(session, TARGET) else add_connection
+            store = update_connection if get_connection_row(session, TARGET) else add_connection
             store(session, self.app.extensions["flowctl"].cipher, conn, actor=actor())
 
     def ensure_variable(self, value: str = "value") -> None:

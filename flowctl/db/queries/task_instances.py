@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from flowctl.db.models import DagRun, TaskInstance, TaskInstanceTry
+from flowctl.planning import PastRun, TIKey
 from flowctl.state import TaskState, allowed_sources
+
+if TYPE_CHECKING:
+    from flowctl.serialization import DagSpec
 
 
 def for_run(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
@@ -283,3 +287,18 @@ def states_on(session: Session, dag_id: str, logical_dates: Iterable[datetime], 
         .where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(dates), TaskInstance.task_id.in_(ids))
     )
     return list(session.execute(query))
+
+
+def past_for_planning(session: Session, spec: DagSpec, run: DagRun) -> PastRun | None:
+    """What planning needs of the run before `run` (by logical date) for depends_on_past: None when there
+    is no such run, and no states at all when no task depends on the past (nothing is read then)."""
+    from flowctl.db.queries.runs import previous_run
+
+    if not any(task.depends_on_past for task in spec.tasks.values()):
+        return PastRun(states={})
+    previous = previous_run(session, run.dag_id, run.logical_date)
+    if previous is None:
+        return None
+    states = {state.value: state for state in TaskState}
+    rows = states_for_run(session, previous.dag_id, previous.run_id)
+    return PastRun(states={TIKey(r.task_id, r.map_index): states.get(r.state, TaskState.NONE) for r in rows})

@@ -70,7 +70,7 @@ def get_connection(connection_id: str) -> Any:
 @api_blueprint.patch("/connections/<connection_id>")
 @require_api_role(Role.OP)
 def patch_connection(connection_id: str) -> Any:
-    from flowctl.services.connections import replace_connection
+    from flowctl.services.connections import update_connection
 
     data = arguments.body("ConnectionUpdate")
     if data.get("connection_id", connection_id) != connection_id:
@@ -78,7 +78,7 @@ def patch_connection(connection_id: str) -> Any:
     changes = arguments.masked(data, arguments.query()["update_mask"], set(FIELDS) - {"connection_id"})
     changes.pop("connection_id", None)
     conn = dataclasses.replace(_stored(connection_id), **{FIELDS[name]: value for name, value in changes.items()})
-    replace_connection(db.session(), db.cipher(), conn, actor=arguments.actor())
+    update_connection(db.session(), db.cipher(), conn, actor=arguments.actor())
     db.commit()
     return jsonify(connection_json(conn))
 
