@@ -29,6 +29,7 @@ DAG_SOURCE = """
     from flowctl import DAG
     from flowctl.hooks import BaseHook
     from flowctl.operators import HttpOperator, PythonOperator, SQLExecuteQueryOperator
+    from flowctl.sensors import SqlSensor
 
     TABLE = "TABLE_NAME"
 
@@ -84,7 +85,16 @@ DAG_SOURCE = """
             ),
         )
         write_report = PythonOperator(task_id="report", python_callable=report)
+        # Waits, next to fetch and load, for the last row that load writes.
+        loaded = SqlSensor(
+            task_id="wait_for_rows",
+            conn_id="target",
+            sql=f"SELECT COUNT(*) FROM {TABLE} WHERE id = 5",
+            poke_interval=0.2,
+            timeout=SENSOR_TIMEOUT,
+        )
         create >> fetch >> load_rows >> query >> write_report
+        create >> loaded >> query
 """
 
 
@@ -115,7 +125,7 @@ def test_rows_pulled_from_an_http_api_are_loaded_and_queried_back_with_secrets_m
 ) -> None:
     # Given the API connection stored (encrypted) with the CLI, the target in the scheduler's environment
     conn, table = target
-    deployment.write_dag("http_to_sql", DAG_SOURCE.replace("TABLE_NAME", table))
+    deployment.write_dag("http_to_sql", DAG_SOURCE.replace("TABLE_NAME", table).replace("SENSOR_TIMEOUT", "60"))
     deployment.prepare()
     added = deployment.cli("connections", "add", "api", "--conn-uri", f"http://etl:{API_PASSWORD}@127.0.0.1:{api.port}")
     assert added.exit_code == 0, added.stderr
@@ -138,9 +148,14 @@ def test_rows_pulled_from_an_http_api_are_loaded_and_queried_back_with_secrets_m
     assert json.loads((deployment.out / "rows.json").read_text()) == [list(row) for row in expected]
     assert hook_for_connection(conn).get_first(f"SELECT COUNT(*) FROM {table}") == (5,)
 
+    # the SQL sensor was already poking before the rows it waited for were written
+    sensor, load = deployment.ti(run_id, "wait_for_rows"), deployment.ti(run_id, "load")
+    assert sensor.state == "success"
+    assert sensor.start_date < load.end_date
+
     # and no secret reached a log or a rendered field
     logs = {path.parent.name: path.read_text() for path in deployment.task_logs()}
-    assert set(logs) == {f"task_id={task}" for task in ("create", "fetch", "load", "query", "report")}
+    assert set(logs) == {f"task_id={task}" for task in ("create", "fetch", "load", "query", "report", "wait_for_rows")}
     for text in logs.values():
         assert API_PASSWORD not in text and DB_PASSWORD not in text
     assert "the API password is ***" in logs["task_id=load"]
@@ -158,7 +173,8 @@ def test_a_failing_api_fails_the_fetch_with_the_status_in_its_log(
 ) -> None:
     # Given a connection whose password the API refuses
     conn, table = target
-    deployment.write_dag("http_to_sql", DAG_SOURCE.replace("TABLE_NAME", table))
+    # (and a sensor that gives up after a second: the rows it waits for never come)
+    deployment.write_dag("http_to_sql", DAG_SOURCE.replace("TABLE_NAME", table).replace("SENSOR_TIMEOUT", "1"))
     deployment.prepare()
     uri = f"http://etl:wrong-{API_PASSWORD}@127.0.0.1:{api.port}"
     assert deployment.cli("connections", "add", "api", "--conn-uri", uri).exit_code == 0
@@ -170,6 +186,7 @@ def test_a_failing_api_fails_the_fetch_with_the_status_in_its_log(
     # Then
     assert deployment.wait_for_run("http_to_sql", run_id, timeout=60) == "failed"
     assert deployment.ti_states(run_id)["fetch"] == "failed"
+    assert deployment.ti_states(run_id)["wait_for_rows"] == "failed"
     log = deployment.read_log("http_to_sql", run_id, "fetch")
     assert "HTTP 401 Unauthorized from GET" in log
     assert API_PASSWORD not in log
