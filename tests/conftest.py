@@ -126,6 +126,16 @@ def _databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Databases]
     databases.drop_created()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked sqlite_only check what no metadata DB changes (escaping, roles, CSRF crawls): they run
+    once, on SQLite, to keep the suite short."""
+    skip = pytest.mark.skip(reason="backend-independent: runs on SQLite only")
+    for item in items:
+        backend = getattr(getattr(item, "callspec", None), "params", {}).get("db_url")
+        if item.get_closest_marker("sqlite_only") and backend is not None and backend.name != "sqlite":
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", params=BACKENDS, ids=[b.name for b in BACKENDS])
 def db_url(request: pytest.FixtureRequest, _databases: _Databases) -> str:
     """The URL of one backend's test database (tests using it run once per backend)."""

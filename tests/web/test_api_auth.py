@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from flowctl.roles import Role
 from tests.web.conftest import PASSWORD, USERNAMES, Seed, Web
+
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
 
 DAG = """
 import pendulum

@@ -12,6 +12,8 @@ import pytest
 from flowctl.roles import Role
 from tests.web.conftest import Seed, Web
 
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
+
 DAG = """
 import pendulum
 from flowctl import DAG

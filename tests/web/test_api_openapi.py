@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from tests.web.conftest import Web
+
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
 
 
 def conforms(data: Any, schema_name: str) -> Any:

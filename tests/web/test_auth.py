@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flowctl.roles import Role
 from tests.web.conftest import PASSWORD, USERNAMES, Web
+
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page_with_where_they_wanted_to_go(web: Web) -> None:

@@ -42,6 +42,8 @@ from tests.web.test_security_matrix import (
     make_world,
 )
 
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
+
 # One payload for each way out of a context: a text node, a double- or single-quoted attribute, a
 # <textarea>, plus a bare event-handler attribute. XSS_ID leaves out "/" for ids that name files.
 XSS = (

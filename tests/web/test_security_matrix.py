@@ -42,6 +42,8 @@ from flowctl.roles import Role
 from flowctl.services.actor import Actor
 from tests.web.conftest import PASSWORD, USERNAMES, Seed, Web, WebClient
 
+pytestmark = pytest.mark.sqlite_only  # what it checks does not depend on the metadata DB
+
 DAG_ID, RUN_ID = "secure", "r1"
 SECURE_DAG = """
 from datetime import datetime
