@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import generate_password_hash
 
 from flowctl.config import Settings, settings_from_environment
 from flowctl.roles import Role
@@ -32,6 +33,7 @@ from flowctl.services.actor import Actor
 
 PASSWORD = "correct-horse-battery"
 USERNAMES = {role: f"{role.value.lower()}-user" for role in Role}
+_CHEAP_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
@@ -43,21 +45,28 @@ def web_settings(home: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 def app(web_settings: Settings, engine: Engine, session_factory: sessionmaker[Session]) -> Flask:
+    from flowctl.db.models import User
     from flowctl.db.queries.pools import ensure_default_pool
-    from flowctl.services.users import create_user
     from flowctl.web import create_app
 
     with session_factory.begin() as session:
         ensure_default_pool(session)
-        for role, username in USERNAMES.items():
-            create_user(
-                session,
+        # Rows written directly, with a one-round hash: the real one (scrypt) costs ~0.1 s per user and
+        # per login, and every web test makes four users. Creating users through the service is tested
+        # in tests/cli/test_users_cli.py and the admin pages.
+        session.add_all(
+            User(
                 username=username,
                 email=f"{username}@example.com",
                 role=role.value,
-                password=PASSWORD,
-                actor=Actor("test", datetime.now(UTC)),
+                password_hash=_CHEAP_HASH,
+                session_token=secrets.token_hex(16),
+                active=True,
+                created_at=datetime.now(UTC),
+                failed_login_count=0,
             )
+            for role, username in USERNAMES.items()
+        )
     app = create_app(web_settings, session_factory)
     app.config.update(TESTING=True)
     return app
