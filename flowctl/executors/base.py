@@ -6,6 +6,8 @@ an event, and the scheduler records it (ARCHITECTURE decision 5).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -100,6 +102,24 @@ class TaskOutcome:
     first_poke_at: str | None = None
     # Runs of other DAGs the task asked for (TriggerDagRunOperator); the scheduler creates them.
     dag_run_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> bytes:
+        """What a task process writes to its supervisor (XCom values are JSON text already)."""
+        data = dataclasses.asdict(self)
+        data["xcoms"] = [(key, value.decode()) for key, value in self.xcoms]
+        return json.dumps(data, default=str).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TaskOutcome | None:
+        """The outcome a task process wrote, or None if it wrote none (or only part of one)."""
+        if not data:
+            return None
+        try:
+            raw = json.loads(data)
+        except ValueError:
+            return None
+        raw["xcoms"] = [(key, value.encode()) for key, value in raw.get("xcoms", [])]
+        return cls(**raw)
 
     @property
     def exit_code(self) -> int:

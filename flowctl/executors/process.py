@@ -3,9 +3,7 @@ its outcome for the supervisor."""
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import json
 import logging
 import os
 import sys
@@ -47,12 +45,6 @@ def point_output_at(log_path: str) -> None:
     os.close(fd)
 
 
-def outcome_json(outcome: TaskOutcome) -> bytes:
-    data = dataclasses.asdict(outcome)
-    data["xcoms"] = [(key, value.decode()) for key, value in outcome.xcoms]
-    return json.dumps(data, default=str).encode()
-
-
 def warm_engine(settings: Settings) -> Engine:
     """An engine whose SQL is already compiled for the queries a task process makes, with no open
     connection: forked task processes inherit it and open only their own connection."""
@@ -74,7 +66,7 @@ def run_in_child(
     exit code."""
     point_output_at(command.log_path)
     outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine)
-    payload = outcome_json(outcome)
+    payload = outcome.to_json()
     view = memoryview(payload)
     while view:
         written = os.write(outcome_fd, view)

@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import functools
 import gc
-import json
 import os
 import pickle
 import selectors
@@ -298,7 +297,7 @@ class Worker:
             child.output += data
             return
         self.selector.unregister(child.outcome_fd)
-        outcome = None if child.kill_reason else _parse_outcome(child.output)
+        outcome = None if child.kill_reason else TaskOutcome.from_json(child.output)
         if outcome is not None:  # report now: the process only has to exit, which takes a while
             child.reported = True
             self._send_finished(child, outcome=outcome, exit_code=outcome.exit_code, reason=None)
@@ -316,7 +315,7 @@ class Worker:
         killpg(child.pid, signal.SIGKILL)  # whatever the task left running in its group
         if child.reported:
             return
-        outcome = _parse_outcome(child.output)
+        outcome = TaskOutcome.from_json(child.output)
         code = os.waitstatus_to_exitcode(status)
         reason = child.kill_reason or _exit_reason(code)
         if outcome is None or child.kill_reason:
@@ -383,17 +382,6 @@ def _exit_reason(code: int) -> str:
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exited with code {code} without reporting an outcome"
-
-
-def _parse_outcome(data: bytes) -> TaskOutcome | None:
-    if not data:
-        return None
-    try:
-        raw = json.loads(data)
-    except ValueError:
-        return None
-    raw["xcoms"] = [(key, value.encode()) for key, value in raw.get("xcoms", [])]
-    return TaskOutcome(**raw)
 
 
 def _append_log(path: str, line: str) -> None:
