@@ -26,6 +26,7 @@ from typing import Any
 
 from flowctl.config import Settings
 from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey, TaskOutcome
+from flowctl.logs import append_line
 
 PR_SET_PDEATHSIG = 1
 KILL_GRACE_SECONDS = 5.0
@@ -320,7 +321,10 @@ class Worker:
         reason = child.kill_reason or _exit_reason(code)
         if outcome is None or child.kill_reason:
             outcome = None
-            _append_log(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
+            try:
+                append_line(child.command.log_path, f"[flowctl] task process {child.pid} ended: {reason}")
+            except OSError as exc:  # the event still records the reason
+                print(f"cannot write {child.command.log_path}: {exc}", file=sys.stderr)
         self._send_finished(child, outcome=outcome, exit_code=code, reason=None if outcome else reason)
 
     def _send_finished(self, child: _Child, *, outcome: TaskOutcome | None, exit_code: int, reason: str | None) -> None:
@@ -382,15 +386,6 @@ def _exit_reason(code: int) -> str:
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exited with code {code} without reporting an outcome"
-
-
-def _append_log(path: str, line: str) -> None:
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-    except OSError as exc:
-        print(f"cannot write {path}: {exc}", file=sys.stderr)
 
 
 def worker_main(connection: Connection, settings: Settings) -> None:
