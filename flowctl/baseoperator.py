@@ -155,7 +155,8 @@ class BaseOperator:
         self.email_on_failure = email_on_failure
         self.email_on_success = email_on_success
         self.retries = int(retries or 0)
-        self.retry_delay = _as_timedelta(retry_delay) or DEFAULT_RETRY_DELAY
+        delay = _as_timedelta(retry_delay)
+        self.retry_delay = DEFAULT_RETRY_DELAY if delay is None else delay  # timedelta(0): retry at once
         self.retry_exponential_backoff = retry_exponential_backoff
         self.max_retry_delay = _as_timedelta(max_retry_delay)
         self.start_date = start_date

@@ -56,7 +56,8 @@ _TASK_FLOW: dict[TaskState, set[TaskState]] = {
     # Recovery after a dead scheduler or executor, or a clear; or a try that started and ended between
     # two looks of the scheduler (its start and its end are recorded together).
     _T.QUEUED: {_T.RUNNING, _T.UP_FOR_RETRY, _T.UP_FOR_RESCHEDULE, _T.SKIPPED, _T.SCHEDULED, _T.NONE},
-    _T.RUNNING: {_T.UP_FOR_RETRY, _T.UP_FOR_RESCHEDULE, _T.SKIPPED, _T.NONE, _T.RESTARTING},
+    # SCHEDULED: recovery takes back a try whose process never got to run user code.
+    _T.RUNNING: {_T.UP_FOR_RETRY, _T.UP_FOR_RESCHEDULE, _T.SKIPPED, _T.NONE, _T.RESTARTING, _T.SCHEDULED},
     _T.UP_FOR_RETRY: {_T.SCHEDULED, _T.NONE},
     _T.UP_FOR_RESCHEDULE: {_T.SCHEDULED, _T.NONE},
     _T.RESTARTING: {_T.NONE, _T.QUEUED, _T.SCHEDULED},

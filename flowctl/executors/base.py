@@ -68,6 +68,9 @@ class TaskCommand:
     execution_timeout: float | None = None
     run: RunSnapshot | None = None
     first_poke_at: datetime | None = None  # a rescheduled sensor's first poke
+    # When this try (or this poke of a rescheduled sensor's try) was queued: tells its spool apart from
+    # an earlier poke's.
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +118,14 @@ class TaskOutcome:
         if not data:
             return None
         try:
-            raw = json.loads(data)
-        except ValueError:
+            return cls.from_dict(json.loads(data))
+        except (ValueError, TypeError, AttributeError):
             return None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TaskOutcome:
+        """From the object to_json wrote (already parsed); TypeError when it is not one."""
+        raw = dict(raw)
         raw["xcoms"] = [(key, value.encode()) for key, value in raw.get("xcoms", [])]
         return cls(**raw)
 

@@ -9,26 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import signal
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
 from flowctl.config import Settings
 from flowctl.executors.base import CallbackRequest, EventKind, TaskCommand, TaskEvent, TaskKey
-from flowctl.executors.worker import killpg, worker_main
+from flowctl.executors.spool import reclaim_try
+from flowctl.executors.worker import worker_main
+from flowctl.logs import append_line
 
 DEFAULT_WORKERS = 2
+# How long the executor waits for the processes of a dead worker's try to die before it looks again later.
+KILL_WAIT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
 class _WorkerHandle:
     process: Any
     connection: Connection
-    running: set[TaskKey] = field(default_factory=set)
-    pids: dict[TaskKey, int] = field(default_factory=dict)  # task process of each started try
+    running: dict[TaskKey, TaskCommand] = field(default_factory=dict)
 
 
 class LocalExecutor:
@@ -39,6 +41,8 @@ class LocalExecutor:
         self.worker_count = workers
         self.slots = slots if slots is not None else settings.core.parallelism
         self.workers: list[_WorkerHandle] = []
+        # Tries of dead workers some process of which would not die yet: they keep their slots.
+        self.lost: dict[TaskKey, TaskCommand] = {}
         self.stopping = False
         self._context = multiprocessing.get_context("fork")
 
@@ -54,17 +58,17 @@ class LocalExecutor:
 
     @property
     def running(self) -> int:
-        return sum(len(worker.running) for worker in self.workers)
+        return sum(len(worker.running) for worker in self.workers) + len(self.lost)
 
     def running_keys(self) -> set[TaskKey]:
-        return {key for worker in self.workers for key in worker.running}
+        return {key for worker in self.workers for key in worker.running} | set(self.lost)
 
     def filenos(self) -> list[int]:
         return [worker.connection.fileno() for worker in self.workers]
 
     def submit(self, command: TaskCommand) -> None:
         worker = min(self.workers, key=lambda w: len(w.running))
-        worker.running.add(command.key)
+        worker.running[command.key] = command
         worker.connection.send(("run", command))
 
     def run_callback(self, request: CallbackRequest) -> None:
@@ -77,35 +81,37 @@ class LocalExecutor:
                 worker.connection.send(("terminate", key))
 
     def events(self) -> list[TaskEvent]:
-        events: list[TaskEvent] = []
+        events: list[TaskEvent] = self._settle_lost() if self.lost else []
         for index, worker in enumerate(self.workers):
             try:
                 while worker.connection.poll(0):
                     event = worker.connection.recv()
                     if event.kind is EventKind.FINISHED:
-                        worker.running.discard(event.key)
-                        worker.pids.pop(event.key, None)
-                    elif event.pid is not None:
-                        worker.pids[event.key] = event.pid
+                        worker.running.pop(event.key, None)
                     events.append(event)
             except (EOFError, OSError):
                 events += self._worker_died(worker)
-                if self.stopping:
-                    worker.running.clear()
-                else:
+                if not self.stopping:
                     self.workers[index] = self._spawn()
         return events
 
     def _worker_died(self, worker: _WorkerHandle) -> list[TaskEvent]:
-        """A worker that died (or ended) takes its tries with it: their process groups are killed, so no
-        try of theirs can still run when they are retried."""
-        for pid in worker.pids.values():
-            killpg(pid, signal.SIGKILL)
-        events = [
-            TaskEvent(key=key, kind=EventKind.FINISHED, reason="its worker process died") for key in worker.running
-        ]
+        """A worker that died (or ended) takes its task processes with it (parent-death signal), but not
+        what they started: each try's group is killed, and its end reported only once none of it runs, so
+        nothing of it still runs when it is retried; a try that had finished keeps its outcome (spool)."""
+        self.lost.update(worker.running)
+        worker.running.clear()
         worker.connection.close()
         worker.process.join(1)
+        return self._settle_lost()
+
+    def _settle_lost(self) -> list[TaskEvent]:
+        events = []
+        for key, command in list(self.lost.items()):
+            event = _reclaimed_event(command)
+            if event is not None:
+                del self.lost[key]
+                events.append(event)
         return events
 
     def shutdown(self, *, grace: timedelta) -> list[TaskEvent]:
@@ -138,6 +144,28 @@ class SequentialExecutor(LocalExecutor):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, workers=1, slots=1)
+
+
+def _reclaimed_event(command: TaskCommand) -> TaskEvent | None:
+    """The end of a try whose worker died, once no process of it runs (None while one still does)."""
+    reclaimed = reclaim_try(command.log_path, queued_at=command.queued_at, timeout=KILL_WAIT_SECONDS)
+    spooled = reclaimed.spooled
+    if not reclaimed.gone:
+        return None
+    if spooled is not None and spooled.outcome is not None:
+        return TaskEvent(
+            key=command.key,
+            kind=EventKind.FINISHED,
+            pid=spooled.identity.pgid,
+            hostname=spooled.identity.hostname,
+            outcome=spooled.outcome,
+            exit_code=spooled.outcome.exit_code,
+            at=spooled.finished_at,
+        )
+    reason = "died with its worker process"
+    with contextlib.suppress(OSError):
+        append_line(command.log_path, f"[flowctl] task process {reason}")
+    return TaskEvent(key=command.key, kind=EventKind.FINISHED, reason=reason, at=datetime.now(UTC))
 
 
 def _send_quietly(connection: Connection, message: Any) -> None:

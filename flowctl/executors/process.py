@@ -7,6 +7,8 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -64,8 +66,25 @@ def run_in_child(
     """Body of a forked task process whose output is captured (capture_output) and whose `engine` has
     a pool of its own: log to the try's file, run the try, write the outcome to `outcome_fd`, return an
     exit code."""
+    from flowctl.executors import spool
+    from flowctl.executors.process_tree import ProcessGroupIdentity
+
     point_output_at(command.log_path)
-    outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine)
+    path = spool.spool_path(command.log_path)
+    try:
+        spool.write_start(path, ProcessGroupIdentity.of_this_process(), queued_at=command.queued_at, at=_now())
+    except OSError as exc:  # without it a crash could lose this try's outcome, or leave its processes behind
+        logging.getLogger("flowctl.task").error("cannot write %s: %s", path, exc)
+        outcome = TaskOutcome(state="failed", error=f"cannot write the try's spool file {path}: {exc}")
+    else:
+
+        def keep(outcome: TaskOutcome) -> None:
+            try:
+                spool.write_outcome(path, outcome, at=_now())
+            except OSError as exc:  # reported all the same: only a crash of the supervisors would lose it
+                logging.getLogger("flowctl.task").error("cannot write the outcome to %s: %s", path, exc)
+
+        outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine, on_outcome=keep)
     payload = outcome.to_json()
     view = memoryview(payload)
     while view:
@@ -77,10 +96,21 @@ def run_in_child(
     return outcome.exit_code  # 1 for a failed try, as in Airflow
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def execute_command(
-    command: TaskCommand, dag: Any, *, settings: Settings, masker: Any, engine: Engine | None = None
+    command: TaskCommand,
+    dag: Any,
+    *,
+    settings: Settings,
+    masker: Any,
+    engine: Engine | None = None,
+    on_outcome: Callable[[TaskOutcome], None] | None = None,
 ) -> TaskOutcome:
-    """Import the DAG if the worker did not have it, then run the try (no exception escapes)."""
+    """Import the DAG if the worker did not have it, then run the try (no exception escapes);
+    `on_outcome` as in run_task, also for a try that fails before it starts."""
     from flowctl.db.engine import make_engine, make_session_factory
     from flowctl.executors.task_runner import run_task
     from flowctl.parsing.processor import import_dag
@@ -91,12 +121,17 @@ def execute_command(
             dag = import_dag(settings, command.fileloc, command.key.dag_id)
         except BaseException as exc:  # whatever the DAG file raises, the try fails with it in its log
             log.exception("cannot load DAG %s from %s", command.key.dag_id, command.fileloc)
-            return TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
+            outcome = TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
+            if on_outcome:
+                on_outcome(outcome)
+            return outcome
     own_engine = engine is None
     engine = engine or make_engine(settings.core.sql_alchemy_conn)
     try:
         factory = make_session_factory(engine)
-        return run_task(command, dag, settings=settings, session_factory=factory, masker=masker)
+        return run_task(
+            command, dag, settings=settings, session_factory=factory, masker=masker, on_outcome=on_outcome
+        )
     finally:
         if own_engine:
             engine.dispose()

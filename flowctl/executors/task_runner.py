@@ -41,8 +41,11 @@ def run_task(
     session_factory: sessionmaker[Session],
     masker: Any = None,
     on_started: Callable[[], None] | None = None,
+    on_outcome: Callable[[TaskOutcome], None] | None = None,
 ) -> TaskOutcome:
-    """Run one try: build the context, render templates, execute, collect XComs. Never raises."""
+    """Run one try: build the context, render templates, execute, collect XComs. Never raises.
+    `on_outcome` gets the outcome as soon as it is known, before callbacks and mail (the task process
+    makes it durable there)."""
     from flowctl.notify import run_callbacks
 
     key = command.key
@@ -56,12 +59,19 @@ def run_task(
             context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
         except Exception as exc:  # the task could not even start: a definition or DB problem
             log.error("task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError))
-            return TaskOutcome(state="failed", retryable=not isinstance(exc, FlowctlError), error=str(exc))
+            outcome = TaskOutcome(state="failed", retryable=not isinstance(exc, FlowctlError), error=str(exc))
+            if on_outcome:
+                on_outcome(outcome)
+            return outcome
         if on_started:
             on_started()
         log.info("Running %s (try %s) of run %s", key.task_id, key.try_number, key.run_id)
         run_callbacks(task.on_execute_callback, context, logger=log)
         outcome = _execute(task, context, ti, masker=masker)
+        if on_outcome:
+            on_outcome(outcome)
+        if outcome.state == "success":  # said once the outcome is safe: a try that says so is never rerun
+            log.info("Task %s succeeded", key.task_id)
         _notify(task, context, outcome, command=command, settings=settings)
         return outcome
     finally:
@@ -149,7 +159,6 @@ def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, mas
                     ti.xcom_push(str(name), value)
             ti.xcom_push(RETURN_VALUE, result)
         state, retryable, error = "success", True, None
-        log.info("Task %s succeeded", task.task_id)
     except SkipTask as exc:
         state, retryable, error = "skipped", True, str(exc)
         log.info("Task %s skipped: %s", task.task_id, exc)

@@ -96,6 +96,8 @@ class Worker:
         import jinja2.nativetypes  # noqa: F401
         import jsonschema  # noqa: F401
 
+        import flowctl.executors.process_tree
+        import flowctl.executors.spool
         import flowctl.executors.task_runner
         import flowctl.logs
         import flowctl.notify
@@ -104,10 +106,11 @@ class Worker:
         import flowctl.services.connections
         import flowctl.services.variables
         import flowctl.templating
-        import flowctl.variable  # noqa: F401
+        import flowctl.variable
         from flowctl.executors.process import warm_engine
 
         self.engine = warm_engine(self.settings)
+        flowctl.executors.process_tree.boot_id()  # read once here: every task process records it
         gc.freeze()  # keep what is imported now out of the collector: forked children share its pages
 
     def serve(self) -> None:
@@ -299,7 +302,9 @@ class Worker:
             return
         self.selector.unregister(child.outcome_fd)
         outcome = None if child.kill_reason else TaskOutcome.from_json(child.output)
-        if outcome is not None:  # report now: the process only has to exit, which takes a while
+        # A success is reported now: the process only has to exit, which takes a while. Anything else may
+        # be followed by another try of the same task, so it waits until the process and its group are gone.
+        if outcome is not None and outcome.state in ("success", "skipped"):
             child.reported = True
             self._send_finished(child, outcome=outcome, exit_code=outcome.exit_code, reason=None)
 

@@ -137,10 +137,11 @@ def queue_task_instances(
             TaskCommand(
                 key=key,
                 fileloc=c.spec.fileloc,
-                log_path=str(_log_path(log_folder, key)),
+                log_path=str(try_log_path(log_folder, key)),
                 execution_timeout=c.task.execution_timeout,
                 run=snapshots.get(session, c.run),
                 first_poke_at=c.ti.first_poke_at,
+                queued_at=now,
             )
         )
     return commands
@@ -154,7 +155,7 @@ def _runs_of(session: Session, tis: list[TaskInstance]) -> dict[tuple[str, str],
     return {(run.dag_id, run.run_id): run for run in runs}
 
 
-def _log_path(folder: Path, key: TaskKey) -> Path:
+def try_log_path(folder: Path, key: TaskKey) -> Path:
     return task_log_path(
         folder,
         dag_id=key.dag_id,

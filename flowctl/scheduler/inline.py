@@ -147,7 +147,7 @@ def _run(session: Session, dag_id: str, run_id: str) -> DagRun:
 def job_heartbeat(factory: sessionmaker[Session], job_id: int) -> Iterator[None]:
     """Keep a command's job alive while it runs tasks here, so schedulers leave its runs alone."""
     from flowctl.db.queries import jobs
-    from flowctl.scheduler.recovery import HEARTBEAT_SECONDS
+    from flowctl.db.queries.jobs import HEARTBEAT_SECONDS
 
     stop = threading.Event()
 

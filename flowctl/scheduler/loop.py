@@ -20,13 +20,15 @@ from flowctl.config import Settings
 from flowctl.db.engine import make_engine, make_session_factory, session_scope
 from flowctl.db.models import DagRun
 from flowctl.db.queries import jobs as job_queries
+from flowctl.db.queries.jobs import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB
 from flowctl.executors.base import CallbackRequest, EventKind, RunSnapshot, TaskCommand, TaskEvent, TaskKey
 from flowctl.executors.local import executor_for
+from flowctl.executors.spool import remove_spool, spool_path
 from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
-from flowctl.scheduler.dispatch import Limits, RunSnapshots, dispatch_ready, stale_tries
+from flowctl.scheduler.dispatch import Limits, RunSnapshots, dispatch_ready, stale_tries, try_log_path
 from flowctl.scheduler.events import record_events
-from flowctl.scheduler.recovery import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB, fail_orphans
+from flowctl.scheduler.recovery import recover_orphans
 from flowctl.scheduler.runs import DagVersions, create_due_runs, start_queued_runs
 from flowctl.scheduler.wakeup import WakeupSocket
 from flowctl.state import RunState
@@ -35,7 +37,10 @@ log = logging.getLogger(__name__)
 
 IDLE_TICK_SECONDS = 1.0
 FOLDER_CHECK_SECONDS = 1.0
-MAX_DB_BACKOFF_SECONDS = 30.0
+# While the metadata DB is unreachable, it is probed this often (doubling from the minimum): a short
+# outage ends with a short wait, and the heartbeat is written on the first tick that reaches it.
+MIN_DB_BACKOFF_SECONDS = 0.25
+MAX_DB_BACKOFF_SECONDS = 2.0
 STARTED_BATCH_SECONDS = 0.05
 
 
@@ -78,10 +83,10 @@ class Scheduler:
         with session_scope(self.factory) as session:
             self.job_id = job_queries.start_job(session, SCHEDULER_JOB, at=now).id
         with session_scope(self.factory) as session:
-            log_folder = self.settings.logging.base_log_folder
-            orphans = fail_orphans(session, my_job_id=self.job_id, log_folder=log_folder, now=now)
+            orphans = self._recover_orphans(session, now=now)
+        self._forget_spools(orphans)
         if orphans:
-            log.warning("failed or retried %d task instances left by a scheduler that stopped", orphans)
+            log.warning("settled %d tries left queued or running by a scheduler that stopped", len(orphans))
         log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
 
     def _loop(self) -> None:
@@ -150,8 +155,10 @@ class Scheduler:
                 record_events(session, self.pending_events, self.versions, now=now)
                 if self.job_id:
                     job_queries.end_job(session, self.job_id, at=now)
-        except DBAPIError as exc:
+        except DBAPIError as exc:  # their spool files keep them for the next start's recovery
             log.error("could not record the last task outcomes: %s", exc)
+        else:
+            self._forget_spools([e.key for e in self.pending_events if e.kind is EventKind.FINISHED])
         if hasattr(self, "wakeup"):
             self.wakeup.close()
         self.engine.dispose()
@@ -168,6 +175,7 @@ class Scheduler:
         finished = any(event.kind is EventKind.FINISHED for event in self.pending_events)
         commands: list[TaskCommand] = []
         callbacks: list[CallbackRequest] = []
+        recovered: list[TaskKey] = []
         try:
             with session_scope(self.factory) as session:
                 touched = record_events(session, self.pending_events, self.versions, now=now)
@@ -196,23 +204,34 @@ class Scheduler:
                         now=now,
                         snapshots=self.snapshots,
                     )
-                if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                if self._db_backoff or time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
                     job_queries.heartbeat(session, self.job_id, at=now)
                     # Another scheduler, or a command running tasks, may have died since we started.
-                    fail_orphans(
-                        session, my_job_id=self.job_id, log_folder=self.settings.logging.base_log_folder, now=now
-                    )
+                    recovered = self._recover_orphans(session, now=now)
                     self._last_heartbeat = time.monotonic()
         except DBAPIError as exc:
-            self._db_backoff = min(max(self._db_backoff * 2, 1.0), MAX_DB_BACKOFF_SECONDS)
-            log.error("metadata DB error, retrying in %.0fs: %s", self._db_backoff, str(exc).splitlines()[0])
+            self._db_backoff = min(max(self._db_backoff * 2, MIN_DB_BACKOFF_SECONDS), MAX_DB_BACKOFF_SECONDS)
+            log.error("metadata DB error, retrying in %.1fs: %s", self._db_backoff, str(exc).splitlines()[0])
             return
+        if self._db_backoff:
+            log.info("metadata DB reachable again")
         self._db_backoff = 0.0
+        self._forget_spools([e.key for e in self.pending_events if e.kind is EventKind.FINISHED] + recovered)
         self.pending_events = []
         for command in commands:
             self.executor.submit(command)
         for request in callbacks:
             self.executor.run_callback(request)
+
+    def _recover_orphans(self, session: Session, *, now: datetime) -> list[TaskKey]:
+        log_folder = self.settings.logging.base_log_folder
+        return recover_orphans(session, self.versions, my_job_id=self.job_id, log_folder=log_folder, now=now)
+
+    def _forget_spools(self, keys: list[TaskKey]) -> None:
+        """The spool files of tries whose end is committed: nothing needs them any more."""
+        folder = self.settings.logging.base_log_folder
+        for key in keys:
+            remove_spool(spool_path(try_log_path(folder, key)))
 
     def _run_callbacks(self, session: Session, runs: list[DagRun]) -> list[CallbackRequest]:
         """DAG-level callbacks of the runs that just ended (called after the transaction commits)."""

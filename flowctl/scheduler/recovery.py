@@ -1,53 +1,95 @@
-"""After a crash: task instances a dead scheduler left queued or running are failed, or retried if they
-have tries left. Their processes died with that scheduler (parent-death signal), so no try of theirs
-is still running when this happens."""
+"""After a crash: tries that a dead scheduler (or a dead command running tasks) left queued, running or
+restarting. Each try's spool (flowctl.executors.spool) tells how far it got, once whatever is left of
+its process group has been killed:
+- it finished: its real outcome (state, XComs, decisions) is recorded, as its scheduler would have;
+- it started running user code: it failed (retried if it has tries left);
+- it never started: the try is taken back, and the task instance is queued again at the same number.
+A try some process of which will not die is left for the next pass: it is never retried while one lives.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from flowctl.db.models import Job
+from flowctl.db.models import Job, TaskInstance
 from flowctl.db.queries import jobs as job_queries
 from flowctl.db.queries import task_instances as ti_queries
-from flowctl.logs import append_line, task_log_path
-from flowctl.state import TaskState
+from flowctl.executors.base import EventKind, TaskEvent, TaskKey
+from flowctl.executors.spool import SpooledTry, reclaim_try
+from flowctl.logs import append_line
+from flowctl.scheduler.dispatch import try_log_path
+from flowctl.scheduler.events import record_events
+from flowctl.scheduler.runs import DagVersions
 
-SCHEDULER_JOB = "scheduler"
-HEARTBEAT_SECONDS = 5.0
-DEAD_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 6)
+log = logging.getLogger(__name__)
+
+LOST_REASON = "was stopped: the scheduler running it died before the try finished"
 
 
-def fail_orphans(session: Session, *, my_job_id: int, log_folder: Path, now: datetime) -> int:
-    """Fail or retry what schedulers that stopped heartbeating left queued/running; returns the count."""
+def recover_orphans(session: Session, versions: DagVersions, *, my_job_id: int, log_folder: Path, now: datetime) -> int:
+    """Settle what jobs that stopped heartbeating left queued/running/restarting; returns how many."""
     # Any live job may own task instances: schedulers, and backfills / `dags test` / `tasks run` commands.
-    live = [job.id for job in job_queries.live_jobs(session, now=now, stale_after=DEAD_AFTER) if _alive(job)]
+    jobs = job_queries.live_jobs(session, now=now, stale_after=job_queries.DEAD_AFTER)
+    live = [job.id for job in jobs if _alive(job)]
     orphans = ti_queries.orphaned(session, [*live, my_job_id])
+    events: list[TaskEvent] = []
+    settled = []
     for ti in orphans:
-        retry = ti.try_number <= ti.max_tries
-        target = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
-        # first_poke_at reset: a retry is a new try, not a rescheduled sensor's next poke in the same one
-        values = {"end_date": now, "updated_at": now, "next_try_at": now if retry else None, "first_poke_at": None}
-        if ti_queries.transition(session, [ti.id], target, values=values):
-            attempt = ti_queries.get_try(session, ti.id, ti.try_number)
-            reason = "its scheduler stopped before the task finished"
-            if attempt is not None:
-                attempt.state, attempt.end_date, attempt.error = target, now, reason
-            if ti.try_number >= 1:
-                path = task_log_path(
-                    log_folder,
-                    dag_id=ti.dag_id,
-                    run_id=ti.run_id,
-                    task_id=ti.task_id,
-                    map_index=ti.map_index,
-                    try_number=ti.try_number,
-                )
-                append_line(path, f"[flowctl] {reason}: marked {target}")
-    return len(orphans)
+        if ti.try_number < 1:  # queued before any try was counted: nothing of it can have run
+            ti_queries.take_back_try(session, ti, at=now)
+            continue
+        key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        log_path = try_log_path(log_folder, key)
+        reclaimed = reclaim_try(log_path, queued_at=ti.queued_at)
+        if not reclaimed.gone:
+            log.warning("%s: processes of its try %d still run after SIGKILL; it waits", key, key.try_number)
+            continue
+        settled.append(key)
+        events += _settle(session, ti, key, reclaimed.spooled, log_path, now=now)
+    record_events(session, events, versions, now=now)
+    return settled
+
+
+def _settle(
+    session: Session, ti: TaskInstance, key: TaskKey, spooled: SpooledTry | None, log_path: Path, *, now: datetime
+) -> list[TaskEvent]:
+    if spooled is None:  # it never ran user code: as if it had not been queued
+        ti_queries.take_back_try(session, ti, at=now)
+        return []
+    started = TaskEvent(
+        key=key,
+        kind=EventKind.STARTED,
+        pid=spooled.identity.pgid,
+        hostname=spooled.identity.hostname,
+        at=spooled.started_at,
+    )
+    if spooled.outcome is not None:
+        _note(log_path, "its scheduler died before recording this try's outcome; recovered from its spool file")
+        finished = TaskEvent(
+            key=key,
+            kind=EventKind.FINISHED,
+            pid=spooled.identity.pgid,
+            hostname=spooled.identity.hostname,
+            outcome=spooled.outcome,
+            exit_code=spooled.outcome.exit_code,
+            at=spooled.finished_at,
+        )
+    else:
+        _note(log_path, f"task process {LOST_REASON}")
+        finished = TaskEvent(key=key, kind=EventKind.FINISHED, reason=LOST_REASON, at=now)
+    return [started, finished]
+
+
+def _note(log_path: Path, text: str) -> None:
+    with contextlib.suppress(OSError):
+        append_line(log_path, f"[flowctl] {text}")
 
 
 def _alive(job: Job) -> bool:

@@ -11,10 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flowctl.db.models import Dag, DagRun, SerializedDag, TaskInstance
-from flowctl.db.queries.jobs import live_job_ids
+from flowctl.db.queries.jobs import DEAD_AFTER, live_job_ids
 from flowctl.planning import priority_weights
 from flowctl.schedule import DataInterval
-from flowctl.scheduler.recovery import DEAD_AFTER
 from flowctl.serialization import DagSpec, deserialize_dag
 from flowctl.state import RunState, RunType, TaskState
 

@@ -8,6 +8,7 @@ tasks write their ledgers and results to.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -74,8 +75,14 @@ class SchedulerProcess:
     def __init__(self, args: list[str], *, env: dict[str, str], stderr_path: Path) -> None:
         self.stopped_by_test = False
         with stderr_path.open("ab") as stderr:
+            # In a session of its own, as a service manager would start it: a test can kill its whole
+            # process group (scheduler and workers) the way a crash of the machine's init scope would.
             self.popen = subprocess.Popen(
-                [*FLOWCTL, "scheduler", *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+                [*FLOWCTL, "scheduler", *args],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
             )
 
     @property
@@ -102,6 +109,18 @@ class SchedulerProcess:
         self.stopped_by_test = True
         self.popen.kill()
         self.popen.wait()
+
+    def kill_group(self) -> None:
+        """kill -9 of the scheduler's whole process group: the scheduler and its workers at once (task
+        processes run in groups of their own)."""
+        self.stopped_by_test = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.popen.wait()
+
+    def freeze(self) -> None:
+        """SIGSTOP: the scheduler stays alive but records nothing (its workers go on)."""
+        self.popen.send_signal(signal.SIGSTOP)
 
     def check_running(self) -> None:
         """Fail at once, rather than at a timeout, when the scheduler ended without being told to."""

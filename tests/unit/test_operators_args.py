@@ -193,3 +193,9 @@ def test_operator_without_execute_says_what_to_implement() -> None:
 
     with pytest.raises(NotImplementedError, match="Incomplete must implement execute"):
         Incomplete(task_id="t").execute({})
+
+
+def test_a_zero_retry_delay_retries_at_once_instead_of_falling_back_to_the_default() -> None:
+    assert EmptyOperator(task_id="now", retry_delay=timedelta(0)).retry_delay == timedelta(0)
+    assert EmptyOperator(task_id="zero", retry_delay=0).retry_delay == timedelta(0)
+    assert EmptyOperator(task_id="default").retry_delay == timedelta(minutes=5)

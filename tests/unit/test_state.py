@@ -54,6 +54,7 @@ def test_finished_and_unfinished_task_states_split_all_states_and_active_ones_ar
         *[(T.QUEUED, t) for t in (T.FAILED, T.UP_FOR_RETRY, T.SCHEDULED, T.NONE)],
         (T.RUNNING, T.NONE),
         (T.RUNNING, T.RESTARTING),
+        (T.RUNNING, T.SCHEDULED),  # recovery takes back a try that never ran user code
         *[(T.RESTARTING, t) for t in (T.NONE, T.QUEUED, T.SCHEDULED)],
     ],
 )
@@ -101,6 +102,7 @@ def test_scheduling_guard_covers_new_retrying_rescheduled_recovered_and_restarti
         T.UP_FOR_RETRY,
         T.UP_FOR_RESCHEDULE,
         T.QUEUED,
+        T.RUNNING,  # recovery: a try taken back before it ran user code
         T.RESTARTING,
     }
 

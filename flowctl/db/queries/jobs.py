@@ -13,6 +13,10 @@ from flowctl.db.models import Job
 
 RUNNING = "running"
 FINISHED = "finished"
+SCHEDULER_JOB = "scheduler"
+HEARTBEAT_SECONDS = 5.0
+# A job whose heartbeat is older than this is dead: what it left queued or running is recovered.
+DEAD_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 6)
 
 
 def start_job(session: Session, job_type: str, *, at: datetime) -> Job:

@@ -138,8 +138,9 @@ def scheduled(session: Session, *, limit: int, skip_locked: bool) -> list[TaskIn
 
 
 def orphaned(session: Session, live_job_ids: Iterable[int]) -> list[TaskInstance]:
-    """Queued or running task instances whose scheduler job is no longer alive."""
-    query = select(TaskInstance).where(TaskInstance.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
+    """Queued, running or restarting task instances whose scheduler job is no longer alive."""
+    states = [TaskState.QUEUED, TaskState.RUNNING, TaskState.RESTARTING]
+    query = select(TaskInstance).where(TaskInstance.state.in_(states))
     live = list(live_job_ids)
     if live:
         query = query.where((TaskInstance.queued_by_job_id.is_(None)) | TaskInstance.queued_by_job_id.not_in(live))
@@ -207,6 +208,38 @@ def queue_next_tries(session: Session, ti_ids: Sequence[int], *, job_id: int | N
         )
     )
     return set(rows.scalars())
+
+
+def take_back_try(session: Session, ti: TaskInstance, *, at: datetime) -> bool:
+    """Undo the queueing of a try that never ran: the instance is scheduled again and its next queueing
+    gets the same try number (a rescheduled sensor's poke keeps its try, which waits for that poke
+    again). A restarting instance (cleared while queued) goes back to none, as its clear meant."""
+    poke_again = ti.first_poke_at is not None
+    if ti.state == TaskState.RESTARTING:
+        target, values = TaskState.NONE, {}
+    else:
+        target, values = TaskState.SCHEDULED, {}
+        if not poke_again and ti.try_number >= 1:
+            values["try_number"] = ti.try_number - 1
+    moved = transition(
+        session,
+        [ti.id],
+        target,
+        values={**values, "queued_at": None, "queued_by_job_id": None, "pid": None, "updated_at": at},
+        expected=[ti.state],
+    )
+    if not moved or ti.try_number < 1:
+        return bool(moved)
+    attempt = get_try(session, ti.id, ti.try_number)
+    if attempt is None:
+        return True
+    if poke_again:
+        attempt.state = TaskState.UP_FOR_RESCHEDULE
+    elif target is TaskState.SCHEDULED:
+        session.delete(attempt)
+    else:
+        attempt.state, attempt.end_date, attempt.error = TaskState.NONE, at, "cleared before it started"
+    return True
 
 
 def mark_running(session: Session, starts: Sequence[tuple[int, int | None, str | None, datetime]]) -> None:

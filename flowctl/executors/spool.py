@@ -1,0 +1,133 @@
+"""A try's spool file, beside its log: what the task process must not lose if its supervisors crash.
+
+The task process writes two lines (ARCHITECTURE decision 13):
+1. before any user code runs: its process group's identity and the dispatch it belongs to;
+2. when the try ends, before it reports: its outcome, flushed to disk (fsync).
+The scheduler deletes the spool once it has committed the outcome. Whoever recovers a try whose
+supervisor died (the executor for a dead worker, a scheduler for a dead scheduler) kills the group of
+line 1 and records the outcome of line 2 if there is one, so a finished try keeps its real outcome and
+no try is retried while a process of it still runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flowctl.executors.base import TaskOutcome
+from flowctl.executors.process_tree import ProcessGroupIdentity, kill_group
+
+SPOOL_SUFFIX = ".spool"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledTry:
+    """What a spool file held: the group (always), the outcome (once the try ended)."""
+
+    identity: ProcessGroupIdentity
+    queued_at: datetime | None  # the dispatch this process ran: a rescheduled sensor reuses its try number
+    started_at: datetime
+    outcome: TaskOutcome | None = None
+    finished_at: datetime | None = None
+
+
+def spool_path(log_path: str | Path) -> Path:
+    """`.../attempt=N.log` -> `.../attempt=N.spool`."""
+    return Path(log_path).with_suffix(SPOOL_SUFFIX)
+
+
+def write_start(path: Path, identity: ProcessGroupIdentity, *, queued_at: datetime | None, at: datetime) -> None:
+    """Line 1, replacing any earlier content (a previous poke of the same try). Not synced: it only has
+    to outlive this process's supervisors, and a machine crash ends the group anyway."""
+    record = {"group": identity.to_dict(), "queued_at": _iso(queued_at), "started_at": at.isoformat()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, json.dumps(record).encode() + b"\n")
+    finally:
+        os.close(fd)
+
+
+def write_outcome(path: Path, outcome: TaskOutcome, *, at: datetime) -> None:
+    """Line 2, on disk before this returns. A crash half way leaves a line that does not parse, which
+    reads as no outcome: the try counts as unfinished."""
+    payload = b'{"finished_at": "' + at.isoformat().encode() + b'", "outcome": ' + outcome.to_json() + b"}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        _write_all(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_spool(path: Path) -> SpooledTry | None:
+    """The spool's content, or None when there is none (the try never got as far as running)."""
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError:
+        return None
+    try:
+        start = json.loads(lines[0])
+        spooled = SpooledTry(
+            identity=ProcessGroupIdentity.from_dict(start["group"]),
+            queued_at=_parse(start.get("queued_at")),
+            started_at=_parse(start["started_at"]),  # type: ignore[arg-type]
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    try:
+        end = json.loads(lines[1])
+        outcome = TaskOutcome.from_dict(end["outcome"])
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return spooled
+    return SpooledTry(spooled.identity, spooled.queued_at, spooled.started_at, outcome, _parse(end["finished_at"]))
+
+
+def remove_spool(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimedTry:
+    """A try whose supervisor died, after reclaim_try: `spooled` is None when it never started running
+    user code; `gone` is False when some process of it could not be killed (do not retry it yet)."""
+
+    spooled: SpooledTry | None
+    gone: bool
+
+
+def reclaim_try(log_path: str | Path, *, queued_at: datetime | None, timeout: float = 10.0) -> ReclaimedTry:
+    """Kill whatever still runs of a try whose supervisor died, then read what its spool says (an outcome
+    written while it was being killed counts). A spool of another dispatch (an earlier poke of the same
+    sensor try) is ignored."""
+    path = spool_path(log_path)
+    spooled = _this_dispatch(read_spool(path), queued_at)
+    if spooled is None:
+        return ReclaimedTry(None, gone=True)
+    if not kill_group(spooled.identity, timeout=timeout):
+        return ReclaimedTry(spooled, gone=False)
+    return ReclaimedTry(_this_dispatch(read_spool(path), queued_at) or spooled, gone=True)
+
+
+def _this_dispatch(spooled: SpooledTry | None, queued_at: datetime | None) -> SpooledTry | None:
+    if spooled is None or queued_at is None or spooled.queued_at is None:
+        return spooled
+    return spooled if spooled.queued_at == queued_at else None
