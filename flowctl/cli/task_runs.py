@@ -81,6 +81,7 @@ def run(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: int
     from flowctl.db.queries import jobs
     from flowctl.db.queries.task_instances import get
     from flowctl.exceptions import FlowctlError, NotFound
+    from flowctl.executors.spool import remove_spool, spool_path
     from flowctl.scheduler.events import record_events
     from flowctl.scheduler.inline import job_heartbeat, queue_one, run_in_worker
     from flowctl.scheduler.runs import DagVersions
@@ -108,6 +109,7 @@ def run(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: int
     with session_scope(runtime.session_factory) as session:
         record_events(session, events, versions, now=datetime.now(UTC))
         jobs.end_job(session, job_id, at=datetime.now(UTC))
+    remove_spool(spool_path(command.log_path))  # its outcome is recorded
     with runtime.session() as session:
         state = get(session, dag_id, run_id, task_id, map_index).state  # type: ignore[union-attr]
     click.echo(f"{task_id} ({run_id}, try {command.key.try_number}): {state}; log: {command.log_path}")

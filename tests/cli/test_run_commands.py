@@ -499,6 +499,7 @@ def test_tasks_run_runs_a_cleared_task_instance_in_a_process_and_records_the_new
     assert task_states(cli_db, "chain", run_id)["b"]["try_number"] == 2
     assert attempt_logs(home, "chain", run_id, "b") == ["attempt=1.log", "attempt=2.log"]
     assert "got-from-a" in cli_db("tasks", "logs", "chain", "b", run_id, "--try", "2").stdout
+    assert not list(home.rglob("*.spool")), "a recorded try leaves no spool file behind"
 
 
 def test_tasks_run_of_a_failing_task_exits_1_and_records_the_failure(cli_db: Cli, dags: Path) -> None:
