@@ -68,6 +68,9 @@ class TaskCommand:
     execution_timeout: float | None = None
     run: RunSnapshot | None = None
     first_poke_at: datetime | None = None  # a rescheduled sensor's first poke
+    # The task instance's max_tries for this try (a clear raises it): its alert mail counts tries as the
+    # UI and the scheduler do. None (a try that has no task instance row) means the task's retries.
+    max_tries: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,9 @@ def _notify(
     if outcome.state not in ("success", "failed"):
         return
     key = command.key
-    will_retry = outcome.state == "failed" and outcome.retryable and key.try_number <= task.retries
+    # The scheduler's own rule (scheduler/events.py): retried while try_number <= the row's max_tries.
+    max_tries = task.retries if command.max_tries is None else command.max_tries
+    will_retry = outcome.state == "failed" and outcome.retryable and key.try_number <= max_tries
     kind = "success" if outcome.state == "success" else "retry" if will_retry else "failure"
     context["exception"] = outcome.error
     callback = {"success": task.on_success_callback, "retry": task.on_retry_callback}.get(
@@ -123,7 +125,7 @@ def _notify(
         task_id=key.task_id,
         run_id=key.run_id,
         try_number=key.try_number,
-        max_tries=task.retries + 1,
+        tries_allowed=max_tries + 1,
         state="up_for_retry" if will_retry else outcome.state,
         exception=outcome.error,
         log_url=link,

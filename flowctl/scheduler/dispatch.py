@@ -141,6 +141,7 @@ def queue_task_instances(
                 execution_timeout=c.task.execution_timeout,
                 run=snapshots.get(session, c.run),
                 first_poke_at=c.ti.first_poke_at,
+                max_tries=c.ti.max_tries,
             )
         )
     return commands

@@ -397,3 +397,51 @@ def test_a_callback_that_raises_is_logged_and_changes_no_tries_state(deployment:
         assert log.count("callback explode failed") == count, log
         assert log.count(f"RuntimeError: callback went wrong in try {attempt}") == count, log
         assert "Traceback (most recent call last)" in log
+
+
+def ui_try_badge(deployment: Deployment, dag_id: str, run_id: str, task_id: str) -> tuple[int, int]:
+    """(try number, tries allowed) as the task-instance page shows them, read from a real web app on the
+    deployment's DB (anonymous read access, so no login)."""
+    from flowctl.config import settings_from_environment
+    from flowctl.web import create_app
+
+    settings = settings_from_environment({**deployment.env, "FLOWCTL__WEBSERVER__AUTH": "none"})
+    client = create_app(settings).test_client()
+    path = "/".join(urllib.parse.quote(part, safe="") for part in (dag_id, run_id, task_id))
+    dag, run, task = path.split("/")
+    response = client.get(f"/dags/{dag}/runs/{run}/tasks/{task}/state.json")
+    assert response.status_code == 200, response.data
+    return response.json["try_number"], response.json["tries_allowed"]
+
+
+def test_mails_after_a_clear_count_tries_as_the_ui_does_and_announce_the_retry_the_scheduler_makes(
+    deployment: Deployment, smtp_server: SmtpServer
+) -> None:
+    # Given: a task that always fails, with one retry, that failed both its tries
+    point_smtp_at(deployment, smtp_server.port)
+    deployment.write_dag("alerting", ALERTING_DAG)
+    deployment.start()
+    run_id = deployment.trigger("alerting")
+    assert deployment.wait_for_run("alerting", run_id) == "failed"
+    catcher = smtp_server.catcher
+    wait_until(lambda: len(catcher.messages) >= 2, timeout=10, what="the first two alert mails")
+
+    # When: a user clears it (which allows its retries again: two more tries) and it fails twice more
+    deployment.flowctl("tasks", "clear", "alerting", "-t", "^doomed$", "--yes")
+    assert deployment.wait_for_run("alerting", run_id, timeout=60) == "failed"
+    wait_until(lambda: len(catcher.messages) >= 4, timeout=10, what="four alert mails")
+
+    # Then: the scheduler ran tries 3 and 4, and the UI says 4 of 4 tries allowed
+    assert [t.state for t in deployment.tries(run_id, "doomed")] == ["up_for_retry", "failed", "up_for_retry", "failed"]
+    assert ui_try_badge(deployment, "alerting", run_id, "doomed") == (4, 4)
+
+    # ...and the mails say the same: try 3 announced the retry that came, try 4 was the last of 4
+    doomed_subjects = [subject(m) for _, m in catcher.messages if "task doomed" in subject(m)]
+    assert doomed_subjects == [
+        "flowctl alert: DAG alerting, task doomed failed, will retry (try 1 of 2)",
+        "flowctl alert: DAG alerting, task doomed failed (try 2 of 2)",
+        "flowctl alert: DAG alerting, task doomed failed, will retry (try 3 of 4)",
+        "flowctl alert: DAG alerting, task doomed failed (try 4 of 4)",
+    ]
+    text, _ = bodies(catcher.messages[-1][1])
+    assert "Try: try 4 of 4" in text and "State: failed" in text, text
