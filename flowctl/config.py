@@ -63,7 +63,7 @@ def option(
 _PARSING = ("scheduler", "dag-processor")  # they import DAG files (so do the scheduler's task processes)
 _SCHEDULER = ("scheduler",)  # its executor and the task processes it starts
 _WEB = ("webserver",)
-MAIL = "each mail"  # a task process reads these again before each alert mail, EmailOperator at each try
+_MAIL = "each mail"  # a task process reads these again before each alert mail, EmailOperator at each try
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ class WebserverSettings:
     web_server_port: int = option(8080, "Bind port.", restart=_WEB)
     secret_key: str = option("", "Signs sessions and CSRF tokens.", restart=_WEB, secret=True, generated=True)
     default_ui_timezone: str = option("", "Timezone shown in the UI; empty means core.default_timezone.", restart=_WEB)
-    base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.", reload=MAIL)
+    base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.", reload=_MAIL)
     workers: int = option(2, "WSGI worker threads.", restart=_WEB)
     auth: str = option(
         "password",
@@ -142,14 +142,14 @@ class LoggingSettings:
 
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
-    smtp_host: str = option("localhost", "SMTP server for outgoing mail.", reload=MAIL)
-    smtp_port: int = option(25, "SMTP port.", reload=MAIL)
-    smtp_user: str = option("", "Login; empty means no authentication.", reload=MAIL)
-    smtp_password: str = option("", "Password for smtp_user.", reload=MAIL, secret=True)
-    smtp_starttls: bool = option(True, "Upgrade the connection with STARTTLS.", reload=MAIL)
-    smtp_ssl: bool = option(False, "Connect with implicit TLS (SMTPS).", reload=MAIL)
-    smtp_mail_from: str = option("flowctl@localhost", "Sender address.", reload=MAIL)
-    smtp_timeout: float = option(30, "Seconds before a mail attempt gives up.", reload=MAIL)
+    smtp_host: str = option("localhost", "SMTP server for outgoing mail.", reload=_MAIL)
+    smtp_port: int = option(25, "SMTP port.", reload=_MAIL)
+    smtp_user: str = option("", "Login; empty means no authentication.", reload=_MAIL)
+    smtp_password: str = option("", "Password for smtp_user.", reload=_MAIL, secret=True)
+    smtp_starttls: bool = option(True, "Upgrade the connection with STARTTLS.", reload=_MAIL)
+    smtp_ssl: bool = option(False, "Connect with implicit TLS (SMTPS).", reload=_MAIL)
+    smtp_mail_from: str = option("flowctl@localhost", "Sender address.", reload=_MAIL)
+    smtp_timeout: float = option(30, "Seconds before a mail attempt gives up.", reload=_MAIL)
 
 
 SECTIONS: dict[str, type] = {
