@@ -5,6 +5,11 @@ written on first use, `config.example.cfg`, `flowctl config list` and type
 checking all derive from them. Precedence: `FLOWCTL__<SECTION>__<KEY>`
 environment variables, then `flowctl.cfg`, then the default.
 
+Each option says when a change takes effect: `restart=` names the long-running
+processes that read it once at start (commands read the configuration each
+time they run), `reload=` says when it is read again instead (see
+`reload_options`).
+
 Nothing is read at import time: callers build a `Settings` with
 `load_settings(environ)` and pass it down. No DB, no processes, no web here.
 """
@@ -27,81 +32,124 @@ ENV_PREFIX = "FLOWCTL__"
 HOME_PLACEHOLDER = "$FLOWCTL_HOME"
 
 
-def option(default: object, doc: str, *, secret: bool = False, generated: bool = False) -> typing.Any:
-    """Declare one key: `default` is written as text into the INI file."""
-    metadata = {"doc": doc, "default": default, "secret": secret, "generated": generated}
+# The long-running processes, by command name (`standalone` runs the scheduler and the webserver).
+PROCESSES = ("scheduler", "dag-processor", "webserver")
+
+
+def option(
+    default: object,
+    doc: str,
+    *,
+    restart: tuple[str, ...] = (),
+    reload: str = "",
+    secret: bool = False,
+    generated: bool = False,
+) -> typing.Any:
+    """Declare one key: `default` is written as text into the INI file. Either `restart` names the
+    processes a change needs restarted, or `reload` says when the key is read afresh (e.g. "each mail")."""
+    if bool(restart) == bool(reload) or not set(restart) <= set(PROCESSES):
+        raise ValueError(f"an option needs either restart= (some of {PROCESSES}) or reload=, not both")
+    metadata = {
+        "doc": doc,
+        "default": default,
+        "restart": restart,
+        "reload": reload,
+        "secret": secret,
+        "generated": generated,
+    }
     return field(metadata=metadata)
+
+
+_PARSING = ("scheduler", "dag-processor")  # they import DAG files (so do the scheduler's task processes)
+_SCHEDULER = ("scheduler",)  # its executor and the task processes it starts
+_WEB = ("webserver",)
+_MAIL = "each mail"  # a task process reads these again before each alert mail, EmailOperator at each try
 
 
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
-    dags_folder: Path = option(f"{HOME_PLACEHOLDER}/dags", "Where DAG files are read.")
-    executor: str = option("local", "`sequential`, `local`, or a dotted path to an executor class.")
-    parallelism: int = option(32, "Max task instances running at once, whole install.")
-    max_active_tasks_per_dag: int = option(16, "Default for DAG(max_active_tasks).")
-    max_active_runs_per_dag: int = option(16, "Default for DAG(max_active_runs).")
-    default_timezone: str = option("utc", "IANA name (e.g. Asia/Seoul) for naive datetimes and cron.")
-    load_examples: bool = option(False, "Load the example DAGs shipped with flowctl (`standalone` turns it on).")
-    dags_are_paused_at_creation: bool = option(True, "New DAGs start paused.")
-    dagbag_import_timeout: float = option(30, "Seconds one DAG file may take to import.")
-    max_xcom_size: int = option(16777216, "Bytes; larger XCom values fail the task with a clear error.")
+    dags_folder: Path = option(f"{HOME_PLACEHOLDER}/dags", "Where DAG files are read.", restart=_PARSING)
+    executor: str = option("local", "`sequential`, `local`, or a dotted path to an executor class.", restart=_SCHEDULER)
+    parallelism: int = option(32, "Max task instances running at once, whole install.", restart=_SCHEDULER)
+    max_active_tasks_per_dag: int = option(16, "Default for DAG(max_active_tasks).", restart=_PARSING)
+    max_active_runs_per_dag: int = option(16, "Default for DAG(max_active_runs).", restart=_PARSING)
+    default_timezone: str = option(
+        "utc", "IANA name (e.g. Asia/Seoul) for naive datetimes and cron.", restart=(*_PARSING, *_WEB)
+    )
+    load_examples: bool = option(
+        False, "Load the example DAGs shipped with flowctl (`standalone` turns it on).", restart=_PARSING
+    )
+    dags_are_paused_at_creation: bool = option(True, "New DAGs start paused.", restart=_PARSING)
+    dagbag_import_timeout: float = option(30, "Seconds one DAG file may take to import.", restart=_PARSING)
+    max_xcom_size: int = option(
+        16777216, "Bytes; larger XCom values fail the task with a clear error.", restart=_SCHEDULER
+    )
     fernet_key: str = option(
         "",
         "Key that encrypts connection passwords/extras and variables. `new,old` during a key rotation.",
+        restart=(*_SCHEDULER, *_WEB),
         secret=True,
         generated=True,
     )
     sql_alchemy_conn: str = option(
         f"sqlite:///{HOME_PLACEHOLDER}/flowctl.db",
         "Metadata DB URL (also accepted in section [database], which wins).",
+        restart=PROCESSES,
         secret=True,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
-    catchup_by_default: bool = option(False, "Default for DAG(catchup).")
-    dag_dir_list_interval: float = option(10, "Seconds between scans of dags_folder for new/changed files.")
-    parsing_processes: int = option(2, "Processes that parse DAG files.")
+    catchup_by_default: bool = option(False, "Default for DAG(catchup).", restart=_PARSING)
+    dag_dir_list_interval: float = option(
+        10, "Seconds between scans of dags_folder for new/changed files.", restart=_PARSING
+    )
+    parsing_processes: int = option(2, "Processes that parse DAG files.", restart=_PARSING)
     task_heartbeat_timeout: float = option(
         60,
         "For executors that cannot watch the task process themselves: seconds without a heartbeat "
         "before a running task counts as dead.",
+        restart=_SCHEDULER,
     )
-    max_tis_per_query: int = option(512, "Batch size.")
+    max_tis_per_query: int = option(512, "Batch size.", restart=_SCHEDULER)
     parsing_memory_limit_mb: int = option(
-        2048, "Address-space limit of a process importing one DAG file, in MiB; 0 for none."
+        2048, "Address-space limit of a process importing one DAG file, in MiB; 0 for none.", restart=_PARSING
     )
 
 
 @dataclass(frozen=True, slots=True)
 class WebserverSettings:
-    web_server_host: str = option("127.0.0.1", "Bind address.")
-    web_server_port: int = option(8080, "Bind port.")
-    secret_key: str = option("", "Signs sessions and CSRF tokens.", secret=True, generated=True)
-    default_ui_timezone: str = option("", "Timezone shown in the UI; empty means core.default_timezone.")
-    base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.")
-    workers: int = option(2, "WSGI worker threads.")
+    web_server_host: str = option("127.0.0.1", "Bind address.", restart=_WEB)
+    web_server_port: int = option(8080, "Bind port.", restart=_WEB)
+    secret_key: str = option("", "Signs sessions and CSRF tokens.", restart=_WEB, secret=True, generated=True)
+    default_ui_timezone: str = option("", "Timezone shown in the UI; empty means core.default_timezone.", restart=_WEB)
+    base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.", reload=_MAIL)
+    workers: int = option(2, "WSGI worker threads.", restart=_WEB)
     auth: str = option(
-        "password", "`password` (login required) or `none` (read-only anonymous viewer; actions need login)."
+        "password",
+        "`password` (login required) or `none` (read-only anonymous viewer; actions need login).",
+        restart=_WEB,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class LoggingSettings:
-    base_log_folder: Path = option(f"{HOME_PLACEHOLDER}/logs", "Where task logs are written.")
+    base_log_folder: Path = option(
+        f"{HOME_PLACEHOLDER}/logs", "Where task logs are written.", restart=(*_SCHEDULER, *_WEB)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
-    smtp_host: str = option("localhost", "SMTP server for outgoing mail.")
-    smtp_port: int = option(25, "SMTP port.")
-    smtp_user: str = option("", "Login; empty means no authentication.")
-    smtp_password: str = option("", "Password for smtp_user.", secret=True)
-    smtp_starttls: bool = option(True, "Upgrade the connection with STARTTLS.")
-    smtp_ssl: bool = option(False, "Connect with implicit TLS (SMTPS).")
-    smtp_mail_from: str = option("flowctl@localhost", "Sender address.")
-    smtp_timeout: float = option(30, "Seconds before a mail attempt gives up.")
+    smtp_host: str = option("localhost", "SMTP server for outgoing mail.", reload=_MAIL)
+    smtp_port: int = option(25, "SMTP port.", reload=_MAIL)
+    smtp_user: str = option("", "Login; empty means no authentication.", reload=_MAIL)
+    smtp_password: str = option("", "Password for smtp_user.", reload=_MAIL, secret=True)
+    smtp_starttls: bool = option(True, "Upgrade the connection with STARTTLS.", reload=_MAIL)
+    smtp_ssl: bool = option(False, "Connect with implicit TLS (SMTPS).", reload=_MAIL)
+    smtp_mail_from: str = option("flowctl@localhost", "Sender address.", reload=_MAIL)
+    smtp_timeout: float = option(30, "Seconds before a mail attempt gives up.", reload=_MAIL)
 
 
 SECTIONS: dict[str, type] = {
@@ -126,6 +174,15 @@ class OptionInfo:
     doc: str
     secret: bool
     generated: bool
+    restart: tuple[str, ...]
+    reload: str
+
+    @property
+    def takes_effect(self) -> str:
+        """When a changed value is used, as `config list` and config.example.cfg say it."""
+        if self.reload:
+            return f"at {self.reload}, no restart"
+        return "after a restart of " + ", ".join(self.restart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +223,8 @@ def iter_options() -> Iterator[OptionInfo]:
                 doc=f.metadata["doc"],
                 secret=f.metadata["secret"],
                 generated=f.metadata["generated"],
+                restart=f.metadata["restart"],
+                reload=f.metadata["reload"],
             )
 
 
@@ -180,13 +239,7 @@ def load_settings(environ: Mapping[str, str], path: Path | None = None) -> Setti
     """
     home = default_home(environ)
     path = path or home / "flowctl.cfg"
-    parser = configparser.ConfigParser(interpolation=None)
-    if path.exists():
-        try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error as exc:
-            raise ConfigError(f"{path}: not a valid INI file: {_first_line(exc)}") from None
-    raw = _merge_sources(parser, environ)
+    raw = _read_sources(path, environ)
     warnings = _unknown_keys(raw, source=str(path))
     values: dict[str, dict[str, object]] = {section: {} for section in SECTIONS}
     for info in iter_options():
@@ -196,6 +249,32 @@ def load_settings(environ: Mapping[str, str], path: Path | None = None) -> Setti
     settings = Settings(home=home, config_path=path, warnings=tuple(warnings), **sections)
     _validate(settings)
     return settings
+
+
+def reload_options(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """`settings` with every `reload=` option read again from its config file and `environ`, the others
+    as they were: what a task process does before it mails, so a changed [smtp] needs no restart.
+
+    Raises ConfigError for a bad value among those options only.
+    """
+    raw = _read_sources(settings.config_path, environ)
+    changed: dict[str, dict[str, object]] = {}
+    for info in iter_options():
+        if info.reload:
+            text = raw.get((info.section, info.key), _default_text(info.default))
+            changed.setdefault(info.section, {})[info.key] = _convert(info, text, settings.home)
+    sections = {name: dataclasses.replace(getattr(settings, name), **values) for name, values in changed.items()}
+    return dataclasses.replace(settings, **sections)
+
+
+def _read_sources(path: Path, environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    if path.exists():
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: not a valid INI file: {_first_line(exc)}") from None
+    return _merge_sources(parser, environ)
 
 
 def _merge_sources(parser: configparser.ConfigParser, environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
@@ -305,6 +384,7 @@ def render_config(generated: Mapping[str, str] | None = None) -> str:
     lines = [
         "# flowctl configuration. Every key with its default; environment variables",
         "# FLOWCTL__<SECTION>__<KEY> override this file. $FLOWCTL_HOME expands to the home folder.",
+        "# Commands read it each time they run; each key says when a change reaches the processes that run on.",
     ]
     current = None
     for info in iter_options():
@@ -313,7 +393,7 @@ def render_config(generated: Mapping[str, str] | None = None) -> str:
             lines += ["", f"[{info.section}]"]
         value = generated.get(f"{info.section}.{info.key}", _default_text(info.default))
         note = " Generated on first run." if info.generated else ""
-        lines += [f"# {info.doc}{note}", f"{info.key} = {value}"]
+        lines += [f"# {info.doc}{note}", f"# Takes effect {info.takes_effect}.", f"{info.key} = {value}"]
     return "\n".join(lines) + "\n"
 
 

@@ -49,7 +49,7 @@ def task_email(
     task_id: str,
     run_id: str,
     try_number: int,
-    max_tries: int,
+    tries_allowed: int,
     state: str,
     exception: str | None,
     log_url: str,
@@ -57,11 +57,11 @@ def task_email(
 ) -> tuple[str, str, str]:
     """(subject, html, text) of the mail sent on a task's failure, retry or success.
 
-    `max_tries` is the number of tries allowed in all (retries + 1), as in "try 2 of 3".
+    `tries_allowed` is what the UI shows as "try N of M": the task instance's max_tries + 1.
     """
     if kind not in _OUTCOME:
         raise ValueError(f"unknown task email kind {kind!r}")
-    attempt = f"try {try_number} of {max_tries}"
+    attempt = f"try {try_number} of {tries_allowed}"
     subject = _one_line(f"flowctl alert: DAG {dag_id}, task {task_id} {_OUTCOME[kind]} ({attempt})")
     when = logical_date.isoformat() if isinstance(logical_date, datetime) else logical_date
     fields = [

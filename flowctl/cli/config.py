@@ -35,13 +35,15 @@ def get_value(runtime: Runtime, section: str, key: str) -> None:
 @output_option
 @pass_runtime
 def list_config(runtime: Runtime, show_secrets: bool, output: str) -> None:
-    """Every key with its effective value."""
+    """Every key with its effective value, and when a change takes effect: at once for commands, and at
+    a restart of the processes named (or when the key is next read) for the ones that run on."""
     rows = [
         {
             "section": info.section,
             "key": info.key,
             "value": MASK if info.secret and value and not show_secrets else _text(value),
+            "takes_effect": info.takes_effect,
         }
         for info, value in runtime.settings.items()
     ]
-    print_rows(rows, output, ["section", "key", "value"])
+    print_rows(rows, output, ["section", "key", "value", "takes_effect"])

@@ -71,6 +71,9 @@ class TaskCommand:
     # When this try (or this poke of a rescheduled sensor's try) was queued: tells its spool apart from
     # an earlier poke's.
     queued_at: datetime | None = None
+    # The task instance's max_tries for this try (a clear raises it): its alert mail counts tries as the
+    # UI and the scheduler do. None (a try that has no task instance row) means the task's retries.
+    max_tries: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,9 @@ from flowctl.executors.base import RunSnapshot, TaskCommand, TaskOutcome
 from flowctl.executors.runtime_ti import RuntimeTaskInstance, one_or_many
 from flowctl.taskflow import RETURN_VALUE, MappedOperator
 from flowctl.xcom_codec import decode_xcom
+
+if TYPE_CHECKING:
+    from flowctl.notify import EmailKind
 
 log = logging.getLogger("flowctl.task")
 
@@ -100,12 +103,13 @@ def _notify(
     task: Any, context: dict[str, Any], outcome: TaskOutcome, *, command: TaskCommand, settings: Settings
 ) -> None:
     """Callbacks and e-mail for this try's outcome; neither can change it."""
-    from flowctl.notify import log_url, notify_safely, run_callbacks, send_email, task_email
+    from flowctl.notify import notify_safely, run_callbacks
 
     if outcome.state not in ("success", "failed"):
         return
-    key = command.key
-    will_retry = outcome.state == "failed" and outcome.retryable and key.try_number <= task.retries
+    # The scheduler's own rule (scheduler/events.py): retried while try_number <= the row's max_tries.
+    max_tries = task.retries if command.max_tries is None else command.max_tries
+    will_retry = outcome.state == "failed" and outcome.retryable and command.key.try_number <= max_tries
     kind = "success" if outcome.state == "success" else "retry" if will_retry else "failure"
     context["exception"] = outcome.error
     callback = {"success": task.on_success_callback, "retry": task.on_retry_callback}.get(
@@ -119,6 +123,36 @@ def _notify(
     }
     if not (task.email and wanted[kind]):
         return
+    state = "up_for_retry" if will_retry else outcome.state
+    notify_safely(
+        lambda: _send_alert(
+            task, context, outcome, command=command, settings=settings, kind=kind, state=state, tries=max_tries + 1
+        ),
+        logger=log,
+    )
+
+
+def _send_alert(
+    task: Any,
+    context: dict[str, Any],
+    outcome: TaskOutcome,
+    *,
+    command: TaskCommand,
+    settings: Settings,
+    kind: EmailKind,
+    state: str,
+    tries: int,
+) -> None:
+    """Mail one try's outcome (`state` as the task instance will be; `tries` allowed, as the UI shows).
+    [smtp] and the link's base_url are read again from the config file and the environment: a changed
+    mail server needs no restart of the scheduler this process was forked from."""
+    import os
+
+    from flowctl.config import reload_options
+    from flowctl.notify import log_url, send_email, task_email
+
+    settings = reload_options(settings, os.environ)
+    key = command.key
     link = log_url(
         settings.webserver.base_url,
         dag_id=key.dag_id,
@@ -133,16 +167,13 @@ def _notify(
         task_id=key.task_id,
         run_id=key.run_id,
         try_number=key.try_number,
-        max_tries=task.retries + 1,
-        state="up_for_retry" if will_retry else outcome.state,
+        tries_allowed=tries,
+        state=state,
         exception=outcome.error,
         log_url=link,
         logical_date=context["logical_date"],
     )
-    notify_safely(
-        lambda: send_email(settings.smtp, to=list(task.email), subject=subject, html=html, text=text),
-        logger=log,
-    )
+    send_email(settings.smtp, to=list(task.email), subject=subject, html=html, text=text)
 
 
 def _execute(task: Any, context: dict[str, Any], ti: RuntimeTaskInstance, *, masker: Any) -> TaskOutcome:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from flowctl.baseoperator import BaseOperator
@@ -17,7 +19,8 @@ class BashCommandFailed(FlowctlError):
 
 class BashOperator(BaseOperator):
     """Exit 0 succeeds, a `skip_on_exit_code` (default 99) skips, anything else fails.
-    The last line of stdout is the XCom value."""
+    The last line of stdout is the XCom value. The command runs in `cwd`, or else in a fresh temporary
+    folder removed when it ends (as in Airflow), never in the scheduler's working directory."""
 
     template_fields = ("bash_command", "env", "cwd")
     template_fields_renderers = {"bash_command": "bash", "env": "json"}
@@ -55,21 +58,31 @@ class BashOperator(BaseOperator):
     def execute(self, context: dict[str, Any]) -> Any:
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise BashCommandFailed(f"cwd {self.cwd!r} is not a directory")
-        last_line = run_streaming(
-            ["bash", "-c", self.bash_command],
-            env=self._environment(context),
-            cwd=self.cwd,
-            encoding=self.output_encoding,
-            on_line=print,
-            check_exit=self._check_exit,
-        )
-        return last_line
+        with working_directory(self.cwd) as folder:
+            return run_streaming(
+                ["bash", "-c", self.bash_command],
+                env=self._environment(context),
+                cwd=folder,
+                encoding=self.output_encoding,
+                on_line=print,
+                check_exit=self._check_exit,
+            )
 
     def _check_exit(self, code: int) -> None:
         if code in self.skip_on_exit_code:
             raise SkipTask(f"bash command exited with {code}: skipping")
         if code != 0:
             raise BashCommandFailed(f"bash command failed: it exited with code {code}")
+
+
+@contextlib.contextmanager
+def working_directory(cwd: str | None) -> Iterator[str]:
+    """`cwd` itself, or a new empty temporary folder removed afterwards, whatever the command left in it."""
+    if cwd is not None:
+        yield cwd
+        return
+    with tempfile.TemporaryDirectory(prefix="flowctltmp", ignore_cleanup_errors=True) as folder:
+        yield folder
 
 
 def run_streaming(

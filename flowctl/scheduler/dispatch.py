@@ -142,6 +142,7 @@ def queue_task_instances(
                 run=snapshots.get(session, c.run),
                 first_poke_at=c.ti.first_poke_at,
                 queued_at=now,
+                max_tries=c.ti.max_tries,
             )
         )
     return commands

@@ -397,3 +397,121 @@ def test_a_callback_that_raises_is_logged_and_changes_no_tries_state(deployment:
         assert log.count("callback explode failed") == count, log
         assert log.count(f"RuntimeError: callback went wrong in try {attempt}") == count, log
         assert "Traceback (most recent call last)" in log
+
+
+def ui_try_badge(deployment: Deployment, dag_id: str, run_id: str, task_id: str) -> tuple[int, int]:
+    """(try number, tries allowed) as the task-instance page shows them, read from a real web app on the
+    deployment's DB (anonymous read access, so no login)."""
+    from flowctl.config import settings_from_environment
+    from flowctl.web import create_app
+
+    settings = settings_from_environment({**deployment.env, "FLOWCTL__WEBSERVER__AUTH": "none"})
+    client = create_app(settings).test_client()
+    path = "/".join(urllib.parse.quote(part, safe="") for part in (dag_id, run_id, task_id))
+    dag, run, task = path.split("/")
+    response = client.get(f"/dags/{dag}/runs/{run}/tasks/{task}/state.json")
+    assert response.status_code == 200, response.data
+    return response.json["try_number"], response.json["tries_allowed"]
+
+
+def test_mails_after_a_clear_count_tries_as_the_ui_does_and_announce_the_retry_the_scheduler_makes(
+    deployment: Deployment, smtp_server: SmtpServer
+) -> None:
+    # Given: a task that always fails, with one retry, that failed both its tries
+    point_smtp_at(deployment, smtp_server.port)
+    deployment.write_dag("alerting", ALERTING_DAG)
+    deployment.start()
+    run_id = deployment.trigger("alerting")
+    assert deployment.wait_for_run("alerting", run_id) == "failed"
+    catcher = smtp_server.catcher
+    wait_until(lambda: len(catcher.messages) >= 2, timeout=10, what="the first two alert mails")
+
+    # When: a user clears it (which allows its retries again: two more tries) and it fails twice more
+    deployment.flowctl("tasks", "clear", "alerting", "-t", "^doomed$", "--yes")
+    assert deployment.wait_for_run("alerting", run_id, timeout=60) == "failed"
+    wait_until(lambda: len(catcher.messages) >= 4, timeout=10, what="four alert mails")
+
+    # Then: the scheduler ran tries 3 and 4, and the UI says 4 of 4 tries allowed
+    assert [t.state for t in deployment.tries(run_id, "doomed")] == ["up_for_retry", "failed", "up_for_retry", "failed"]
+    assert ui_try_badge(deployment, "alerting", run_id, "doomed") == (4, 4)
+
+    # ...and the mails say the same: try 3 announced the retry that came, try 4 was the last of 4
+    doomed_subjects = [subject(m) for _, m in catcher.messages if "task doomed" in subject(m)]
+    assert doomed_subjects == [
+        "flowctl alert: DAG alerting, task doomed failed, will retry (try 1 of 2)",
+        "flowctl alert: DAG alerting, task doomed failed (try 2 of 2)",
+        "flowctl alert: DAG alerting, task doomed failed, will retry (try 3 of 4)",
+        "flowctl alert: DAG alerting, task doomed failed (try 4 of 4)",
+    ]
+    text, _ = bodies(catcher.messages[-1][1])
+    assert "Try: try 4 of 4" in text and "State: failed" in text, text
+
+
+@pytest.fixture
+def second_smtp_server() -> Iterator[SmtpServer]:
+    """Another plain SMTP server on 127.0.0.1, for a configuration that changes."""
+    catcher = MailCatcher()
+    port = free_port()
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer(catcher, port)
+    finally:
+        controller.stop()
+
+
+def write_mail_config(deployment: Deployment, *, port: int, base_url: str) -> None:
+    """[smtp] and the mails' base_url in flowctl.cfg (the file, not the environment, which would win)."""
+    import configparser
+
+    path = deployment.home / "flowctl.cfg"
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(path, encoding="utf-8")
+    config["smtp"].update(
+        smtp_host="127.0.0.1",
+        smtp_port=str(port),
+        smtp_starttls="False",
+        smtp_mail_from="flowctl@example.com",
+        smtp_timeout="5",
+    )
+    config["webserver"]["base_url"] = base_url
+    with path.open("w", encoding="utf-8") as handle:
+        config.write(handle)
+
+
+FAILING_ONCE_DAG = """
+from flowctl import DAG, task
+
+with DAG("fails_and_mails", schedule=None, is_paused_upon_creation=False):
+
+    @task(email=["ops@example.com"], email_on_failure=True)
+    def doomed():
+        raise ValueError("no luck")
+
+    doomed()
+"""
+
+
+def test_a_changed_smtp_server_in_the_config_file_gets_the_next_mail_without_a_scheduler_restart(
+    deployment: Deployment, smtp_server: SmtpServer, second_smtp_server: SmtpServer
+) -> None:
+    # Given: a running scheduler whose config file sends mail to the first server
+    deployment.write_dag("fails_and_mails", FAILING_ONCE_DAG)
+    deployment.prepare()  # writes flowctl.cfg
+    write_mail_config(deployment, port=smtp_server.port, base_url="http://first.example:8080")
+    deployment.start_scheduler()
+    first_run = deployment.trigger("fails_and_mails")
+    assert deployment.wait_for_run("fails_and_mails", first_run) == "failed"
+    wait_until(lambda: smtp_server.catcher.messages, timeout=10, what="the first failure mail")
+
+    # When: the file now names the second server (and another base URL), the scheduler still running
+    write_mail_config(deployment, port=second_smtp_server.port, base_url="http://second.example:8080")
+    second_run = deployment.trigger("fails_and_mails")
+    assert deployment.wait_for_run("fails_and_mails", second_run) == "failed"
+
+    # Then: the next failure mail went to the second server, linking to the new base URL
+    wait_until(lambda: second_smtp_server.catcher.messages, timeout=10, what="a mail at the second server")
+    assert deployment.scheduler.alive()
+    assert [len(smtp_server.catcher.messages), len(second_smtp_server.catcher.messages)] == [1, 1]
+    text, _ = bodies(second_smtp_server.catcher.messages[0][1])
+    assert f"Run: {second_run}" in text and "Log: http://second.example:8080/dags/fails_and_mails/" in text, text
