@@ -112,13 +112,15 @@ def execute_command(
     """Import the DAG if the worker did not have it, then run the try (no exception escapes);
     `on_outcome` as in run_task, also for a try that fails before it starts."""
     from flowctl.db.engine import make_engine, make_session_factory
+    from flowctl.executors.dag_loading import import_time_limit
     from flowctl.executors.task_runner import run_task
     from flowctl.parsing.processor import import_dag
 
     log = logging.getLogger("flowctl.task")
     if dag is None:
         try:
-            dag = import_dag(settings, command.fileloc, command.key.dag_id)
+            with import_time_limit(settings.core.dagbag_import_timeout):
+                dag = import_dag(settings, command.fileloc, command.key.dag_id)
         except BaseException as exc:  # whatever the DAG file raises, the try fails with it in its log
             log.exception("cannot load DAG %s from %s", command.key.dag_id, command.fileloc)
             outcome = TaskOutcome(state="failed", error=f"cannot load the DAG: {type(exc).__name__}: {exc}")
@@ -129,9 +131,7 @@ def execute_command(
     engine = engine or make_engine(settings.core.sql_alchemy_conn)
     try:
         factory = make_session_factory(engine)
-        return run_task(
-            command, dag, settings=settings, session_factory=factory, masker=masker, on_outcome=on_outcome
-        )
+        return run_task(command, dag, settings=settings, session_factory=factory, masker=masker, on_outcome=on_outcome)
     finally:
         if own_engine:
             engine.dispose()

