@@ -22,16 +22,20 @@ class Variable:
 
     @classmethod
     def install_source(cls, source: Callable[[str], str | None] | None) -> None:
-        """Where `get` looks when the environment does not define the variable."""
+        """Where `get` looks instead of the environment alone; the source answers for the environment too
+        (see from_environment), so it sees every value a task reads (and masks the sensitive ones)."""
         cls._source = source
 
     @classmethod
     def get(cls, key: str, default_var: Any = _NOTSET, deserialize_json: bool = False) -> Any:
-        value = os.environ.get(ENVIRONMENT_PREFIX + key.upper())
-        if value is None and cls._source is not None:
-            value = cls._source(key)
+        value = cls._source(key) if cls._source is not None else from_environment(key)
         if value is None:
             if default_var is _NOTSET:
                 raise NotFound(f"variable {key!r} does not exist")
             return default_var
         return json.loads(value) if deserialize_json else value
+
+
+def from_environment(key: str) -> str | None:
+    """`FLOWCTL_VAR_<KEY>`, which wins over the metadata DB (as in Airflow)."""
+    return os.environ.get(ENVIRONMENT_PREFIX + key.upper())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from flowctl.logs import append_line
 DEFAULT_WORKERS = 2
 # How long the executor waits for the processes of a dead worker's try to die before it looks again later.
 KILL_WAIT_SECONDS = 1.0
+SLOW_ANSWER_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -31,6 +33,8 @@ class _WorkerHandle:
     process: Any
     connection: Connection
     running: dict[TaskKey, TaskCommand] = field(default_factory=dict)
+    unanswered: dict[TaskKey, float] = field(default_factory=dict)  # sent, not started yet: since when
+    death_reason: str = "died with its worker process"
 
 
 class LocalExecutor:
@@ -41,19 +45,28 @@ class LocalExecutor:
         self.worker_count = workers
         self.slots = slots if slots is not None else settings.core.parallelism
         self.workers: list[_WorkerHandle] = []
+        self.spawned = 0  # workers started so far: changes when one is replaced
         # Tries of dead workers some process of which would not die yet: they keep their slots.
-        self.lost: dict[TaskKey, TaskCommand] = {}
+        self.lost: dict[TaskKey, tuple[TaskCommand, str]] = {}  # and what became of their worker
         self.stopping = False
         self._context = multiprocessing.get_context("fork")
+        # A worker answers a try within the time a probe import and its own import of the DAG file may
+        # take; one that does not is stuck (in C code no timeout reaches) and is replaced.
+        self.hung_after = 2 * settings.core.dagbag_import_timeout + 10
 
     def start(self) -> None:
-        self.workers = [self._spawn() for _ in range(self.worker_count)]
+        for _ in range(self.worker_count):
+            self.workers.append(self._spawn())  # one by one: each new worker closes its elders' pipe ends
 
     def _spawn(self) -> _WorkerHandle:
         ours, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=worker_main, args=(theirs, self.settings), name="flowctl-worker")
+        executor_ends = [ours.fileno()] + [w.connection.fileno() for w in self.workers if not w.connection.closed]
+        process = self._context.Process(
+            target=worker_main, args=(theirs, self.settings, os.getpid(), executor_ends), name="flowctl-worker"
+        )
         process.start()
         theirs.close()
+        self.spawned += 1
         return _WorkerHandle(process=process, connection=ours)
 
     @property
@@ -67,8 +80,15 @@ class LocalExecutor:
         return [worker.connection.fileno() for worker in self.workers]
 
     def submit(self, command: TaskCommand) -> None:
-        worker = min(self.workers, key=lambda w: len(w.running))
+        # A worker still waiting to start a try sent a while ago is loading a slow (or stuck) DAG file:
+        # others take new tries first.
+        now = time.monotonic()
+        worker = min(
+            self.workers,
+            key=lambda w: (min(w.unanswered.values(), default=now) < now - SLOW_ANSWER_SECONDS, len(w.running)),
+        )
         worker.running[command.key] = command
+        worker.unanswered[command.key] = time.monotonic()
         worker.connection.send(("run", command))
 
     def run_callback(self, request: CallbackRequest) -> None:
@@ -84,22 +104,40 @@ class LocalExecutor:
         events: list[TaskEvent] = self._settle_lost() if self.lost else []
         for index, worker in enumerate(self.workers):
             try:
-                while worker.connection.poll(0):
-                    event = worker.connection.recv()
-                    if event.kind is EventKind.FINISHED:
-                        worker.running.pop(event.key, None)
-                    events.append(event)
+                events += self._receive(worker)
+                gone = self._stuck(worker)
             except (EOFError, OSError):
+                gone = True
+            if gone:
                 events += self._worker_died(worker)
                 if not self.stopping:
                     self.workers[index] = self._spawn()
         return events
 
+    def _receive(self, worker: _WorkerHandle) -> list[TaskEvent]:
+        events = []
+        while worker.connection.poll(0):
+            event = worker.connection.recv()
+            worker.unanswered.pop(event.key, None)
+            if event.kind is EventKind.FINISHED:
+                worker.running.pop(event.key, None)
+            events.append(event)
+        return events
+
+    def _stuck(self, worker: _WorkerHandle) -> bool:
+        """Whether the worker stopped answering; such a worker is killed (and then replaced)."""
+        if not worker.unanswered or time.monotonic() - min(worker.unanswered.values()) <= self.hung_after:
+            return False
+        worker.death_reason = f"was lost: its worker stopped answering for {self.hung_after:g}s and was replaced"
+        worker.process.kill()
+        worker.process.join(5)
+        return True
+
     def _worker_died(self, worker: _WorkerHandle) -> list[TaskEvent]:
         """A worker that died (or ended) takes its task processes with it (parent-death signal), but not
         what they started: each try's group is killed, and its end reported only once none of it runs, so
         nothing of it still runs when it is retried; a try that had finished keeps its outcome (spool)."""
-        self.lost.update(worker.running)
+        self.lost.update({key: (command, worker.death_reason) for key, command in worker.running.items()})
         worker.running.clear()
         worker.connection.close()
         worker.process.join(1)
@@ -107,8 +145,8 @@ class LocalExecutor:
 
     def _settle_lost(self) -> list[TaskEvent]:
         events = []
-        for key, command in list(self.lost.items()):
-            event = _reclaimed_event(command)
+        for key, (command, reason) in list(self.lost.items()):
+            event = _reclaimed_event(command, reason)
             if event is not None:
                 del self.lost[key]
                 events.append(event)
@@ -146,7 +184,7 @@ class SequentialExecutor(LocalExecutor):
         super().__init__(settings, workers=1, slots=1)
 
 
-def _reclaimed_event(command: TaskCommand) -> TaskEvent | None:
+def _reclaimed_event(command: TaskCommand, reason: str) -> TaskEvent | None:
     """The end of a try whose worker died, once no process of it runs (None while one still does)."""
     reclaimed = reclaim_try(command.log_path, queued_at=command.queued_at, timeout=KILL_WAIT_SECONDS)
     spooled = reclaimed.spooled
@@ -162,7 +200,6 @@ def _reclaimed_event(command: TaskCommand) -> TaskEvent | None:
             exit_code=spooled.outcome.exit_code,
             at=spooled.finished_at,
         )
-    reason = "died with its worker process"
     with contextlib.suppress(OSError):
         append_line(command.log_path, f"[flowctl] task process {reason}")
     return TaskEvent(key=command.key, kind=EventKind.FINISHED, reason=reason, at=datetime.now(UTC))

@@ -291,17 +291,19 @@ def _build_context(
         VariableAccessor,
         build_context,
     )
-    from flowctl.variable import Variable
+    from flowctl.variable import Variable, from_environment
 
     @functools.cache
     def cipher() -> SecretCipher:  # only when a variable or connection is read
         return SecretCipher(settings.core.fernet_key)
 
     def get_variable(key: str) -> str | None:
-        try:
-            value = variables.get_variable(session(), cipher(), key)
-        except NotFound:
-            return None
+        value = from_environment(key)
+        if value is None:
+            try:
+                value = variables.get_variable(session(), cipher(), key)
+            except NotFound:
+                return None
         if masker is not None and is_sensitive_name(key):
             masker.add(value)
         return value

@@ -124,11 +124,13 @@ class Worker:
         flowctl.executors.process_tree.boot_id()  # read once here: every task process records it
         gc.freeze()  # keep what is imported now out of the collector: forked children share its pages
 
-    def serve(self) -> None:
-        self.warm_up()
-        set_parent_death_signal(signal.SIGTERM)
+    def serve(self, parent_pid: int) -> None:
         signal.signal(signal.SIGTERM, self._on_parent_gone)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the scheduler, which stops us
+        set_parent_death_signal(signal.SIGTERM)
+        if os.getppid() != parent_pid:  # it died before the signal was asked for: it will never come
+            os._exit(0)
+        self.warm_up()
         self.selector.register(self.connection, selectors.EVENT_READ, ("command", None))
         while not (self.stopping and not self.children and not self.loader.probes):
             for key, _ in self.selector.select(self._select_timeout()):
@@ -419,8 +421,13 @@ def _exit_reason(code: int) -> str:
     return f"exited with code {code} without reporting an outcome"
 
 
-def worker_main(connection: Connection, settings: Settings) -> None:
-    Worker(connection, settings).serve()
+def worker_main(connection: Connection, settings: Settings, parent_pid: int, inherited_fds: list[int]) -> None:
+    """`inherited_fds`: the executor's ends of the worker pipes, which this process got by forking. Closed
+    here, so that when the executor's process dies its pipe to this worker reads as closed."""
+    for fd in inherited_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    Worker(connection, settings).serve(parent_pid)
 
 
 def _now() -> datetime:

@@ -11,8 +11,12 @@ from flowctl.exceptions import DagDefinitionError
 
 
 def context_arguments(function: Callable[..., Any], context: Mapping[str, Any], taken: Iterable[str]) -> dict:
-    """The context entries `function` asks for by name (all of them if it takes **kwargs)."""
-    parameters = inspect.signature(function).parameters
+    """The context entries `function` asks for by name (all of them if it takes **kwargs; none if its
+    signature cannot be read, as for many builtins such as time.sleep)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (ValueError, TypeError):
+        return {}
     taken = set(taken)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return {k: v for k, v in context.items() if k not in taken}

@@ -94,8 +94,7 @@ class Scheduler:
         selector = selectors.DefaultSelector()
         selector.register(self.wakeup, selectors.EVENT_READ)
         selector.register(self._signal_reader, selectors.EVENT_READ)
-        for fd in self.executor.filenos():
-            selector.register(fd, selectors.EVENT_READ)
+        self._watched_workers: tuple[int, list[int]] = (-1, [])  # (executor.spawned, fds)
         ticks = 0
         full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
@@ -107,6 +106,7 @@ class Scheduler:
     def _wait(self, selector: selectors.BaseSelector) -> bool:
         """Block until there is work; returns whether the next tick must be a full one. Events that only
         say a try started change no plan: they wait (briefly) to share the tick of the next finish."""
+        self._watch_workers(selector)
         deadline = time.monotonic() + self._timeout()
         while True:
             ready = selector.select(max(deadline - time.monotonic(), 0))
@@ -123,6 +123,19 @@ class Scheduler:
             if any(event.kind is EventKind.FINISHED for event in self.pending_events):
                 return False
             deadline = min(deadline, time.monotonic() + STARTED_BATCH_SECONDS)
+
+    def _watch_workers(self, selector: selectors.BaseSelector) -> None:
+        """Wait on the pipes of the executor's current workers (a replaced worker has a new pipe, maybe
+        under the number of the old one, which closing took out of the selector's kernel side)."""
+        spawned, fds = self._watched_workers
+        if spawned == self.executor.spawned:
+            return
+        for fd in fds:
+            selector.unregister(fd)
+        fds = self.executor.filenos()
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        self._watched_workers = (self.executor.spawned, fds)
 
     def _install_signal_handlers(self) -> None:
         self._signal_reader, self._signal_writer = os.pipe()

@@ -305,12 +305,42 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path, db_url: str, engi
         for process in deployment.schedulers:
             if process.alive():  # it did not stop on SIGTERM
                 process.kill()
+    left = _left_behind(deployment, timeout=10)
     failed = any(report.failed for report in request.node.stash.get(_REPORTS, {}).values())
     if failed or problem or any(codes):
         print(deployment.describe())
     if problem:
         raise problem
     assert codes == [0] * len(codes), f"the scheduler exited {codes} on SIGTERM"
+    assert not left, f"processes of this installation outlived its schedulers: {left}"
+
+
+def _left_behind(deployment: Deployment, *, timeout: float) -> dict[int, str]:
+    """Live processes (but this one) whose environment names this installation's FLOWCTL_HOME, once they
+    had `timeout` seconds to go; the ones found are killed, and returned with their command lines."""
+    marker = f"FLOWCTL_HOME={deployment.home}".encode()
+
+    def ours() -> dict[int, str]:
+        found = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid() or not pid_alive(int(name)):
+                continue
+            try:
+                environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
+                command = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in environ:
+                found[int(name)] = command.strip()
+        return found
+
+    deadline = time.monotonic() + timeout
+    while (found := ours()) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return found
 
 
 @pytest.fixture

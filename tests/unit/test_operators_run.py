@@ -444,3 +444,9 @@ def test_environment_of_this_process_is_untouched_by_bash_env(context: dict[str,
     BashOperator(task_id="t", bash_command="true", env={"ONLY_FOR_BASH": "1"}, append_env=True).execute(context)
 
     assert dict(os.environ) == before
+
+
+def test_a_builtin_without_a_readable_signature_is_called_with_its_arguments_only(
+    context: dict[str, Any],
+) -> None:
+    assert PythonOperator(task_id="t", python_callable=divmod, op_args=[7, 2]).execute(context) == (3, 1)
