@@ -313,7 +313,7 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
     "Variable": record(
         {
             "key": STRING,
-            "value": described("*** for a sensitive key unless the caller has the Op role.", STRING),
+            "value": described("The value, a sensitive key's too (only Ops and Admins read variables).", STRING),
             "description": nullable(STRING),
         }
     ),
