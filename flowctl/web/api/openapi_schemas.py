@@ -207,7 +207,11 @@ _POOL = {
 _ID: Schema = {"type": "string", "minLength": 1}
 _CONNECTION_FIELDS = {
     "connection_id": _ID,
-    "conn_type": STRING,
+    "conn_type": described(
+        "Lower-case letters, digits, '_', '+' or '.', starting with a letter, at most 100 characters (the "
+        "scheme of the connection's URI); a type flowctl does not know, as a plugin's, is accepted.",
+        STRING,
+    ),
     "description": nullable(STRING),
     "host": nullable(STRING),
     "login": nullable(STRING),
