@@ -1,12 +1,22 @@
 """The connection types the UI offers: which of a connection's standard fields each one uses and how it
 labels them, and the settings it keeps as keys of the `extra` JSON object. Hooks add their own types
-with `register`. Pure module: stdlib only."""
+with `register`. Also which type names a connection may have at all (`check_conn_type`).
+Pure module: stdlib and flowctl.exceptions only."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from flowctl.exceptions import InvalidInput
+
+CONN_TYPE_MAX = 100
+# A type is the scheme of the connection's URI (Connection.get_uri, FLOWCTL_CONN_* variables), which folds
+# case and turns "_" into "-": only these names survive the round trip, so only these are stored.
+_CONN_TYPE = re.compile(r"[a-z][a-z0-9_+.]*")
+_SHOWN_TYPE_CHARS = 40
 
 STANDARD_FIELDS = ("host", "schema", "login", "password", "port")
 EXTRA_KINDS = frozenset({"text", "password", "boolean", "integer"})
@@ -131,3 +141,24 @@ def connection_types() -> Mapping[str, ConnectionType]:
 def connection_type(conn_type: str) -> ConnectionType:
     """The type named `conn_type`; an unknown name (made with the CLI, say) gets every generic field."""
     return _TYPES.get(conn_type) or ConnectionType(conn_type, conn_type or "Generic")
+
+
+def is_registered(conn_type: str) -> bool:
+    """Whether `conn_type` is one the UI offers (built in, or registered by a hook)."""
+    return conn_type in _TYPES
+
+
+def check_conn_type(conn_type: str, *, conn_id: str) -> None:
+    """Refuse (InvalidInput, one line) a type that is empty, longer than CONN_TYPE_MAX, or not lower-case
+    letters, digits, "_", "+" and "." starting with a letter. A type the registry does not know is
+    accepted: a plugin's hooks may serve it."""
+    if not conn_type:
+        raise InvalidInput(f"connection {conn_id!r} needs a conn_type, e.g. {', '.join(connection_types())}")
+    shown = repr(conn_type[:_SHOWN_TYPE_CHARS]) + ("..." if len(conn_type) > _SHOWN_TYPE_CHARS else "")
+    if len(conn_type) > CONN_TYPE_MAX:
+        raise InvalidInput(f"conn_type {shown} of connection {conn_id!r} is longer than {CONN_TYPE_MAX} characters")
+    if not _CONN_TYPE.fullmatch(conn_type):
+        raise InvalidInput(
+            f"conn_type {shown} of connection {conn_id!r} must be lower-case letters, digits, '_', '+' or '.', "
+            "starting with a letter (it is the scheme of the connection's URI)"
+        )

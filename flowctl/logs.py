@@ -80,20 +80,22 @@ def check_path_id(kind: str, value: object) -> None:
 class SecretMasker:
     """Replaces every known secret (and its URL-encoded forms) with `***` in text and in structures."""
 
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
         self._longest_first: tuple[str, ...] = ()
-        for secret in secrets:
-            self.add(secret)
+        self.add_all(secrets)
 
     def add(self, value: str | None) -> None:
         """Mask `value` from now on; short or common values are ignored, multi-line ones also per line."""
-        if not isinstance(value, str):
-            return
-        plain = {value, *(line.strip() for line in value.splitlines())}
-        encoded = {urllib.parse.quote(c, safe="") for c in plain} | {urllib.parse.quote_plus(c, safe="") for c in plain}
-        kept = {c for c in plain | encoded if _worth_masking(c)}
+        self.add_all((value,))
+
+    def add_all(self, values: Iterable[str | None]) -> None:
+        """`add` for many values, sorting the secrets once (a masker of every known secret has hundreds)."""
+        kept: set[str] = set()
+        for value in values:
+            if isinstance(value, str):
+                kept |= _forms_worth_masking(value)
         with self._lock:
             if kept <= self._secrets:
                 return
@@ -110,16 +112,20 @@ class SecretMasker:
         return _alternation(present).sub(MASK, text)
 
     def mask_value(self, value: Any, _depth: int = 0) -> Any:
-        """A copy of `value` with secrets masked in every string, and sensitive dict keys' values hidden."""
+        """A copy of `value` with secrets masked in every string (dict keys too), and sensitive dict keys'
+        values hidden."""
         if _depth > _MAX_NESTING:
             return MASK
         if isinstance(value, str):
             return self.mask(value)
         if isinstance(value, dict):
-            return {
-                key: MASK if isinstance(key, str) and is_sensitive_name(key) else self.mask_value(item, _depth + 1)
-                for key, item in value.items()
-            }
+            masked = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    masked[key] = self.mask_value(item, _depth + 1)
+                else:  # a secret may be a key too
+                    masked[self.mask(key)] = MASK if is_sensitive_name(key) else self.mask_value(item, _depth + 1)
+            return masked
         if isinstance(value, list | tuple | set | frozenset):
             items = [self.mask_value(item, _depth + 1) for item in value]
             if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple keeps its type
@@ -128,6 +134,19 @@ class SecretMasker:
                 if isinstance(value, kind):
                     return kind(items)
         return value
+
+    def mask_cut(self, text: str) -> str:
+        """`mask` for the start of a longer text: its last characters, where a secret may have been cut in two
+        (and so not be recognised), are left out too."""
+        longest = len(self._longest_first[0]) if self._longest_first else 0
+        return self.mask(text[: max(len(text) - longest + 1, 0)] if longest > 1 else text)
+
+
+def _forms_worth_masking(value: str) -> set[str]:
+    """`value`, each of its lines, and their URL-encoded forms, less those too short or common to mask."""
+    plain = {value, *(line.strip() for line in value.splitlines())}
+    encoded = {urllib.parse.quote(c, safe="") for c in plain} | {urllib.parse.quote_plus(c, safe="") for c in plain}
+    return {c for c in plain | encoded if _worth_masking(c)}
 
 
 def _worth_masking(candidate: str) -> bool:

@@ -69,7 +69,22 @@ def add(runtime: Runtime, conn_id: str, **fields: Any) -> None:
         conn = Connection(conn_id=conn_id, **given)
     with runtime.session() as session:
         connections.add_connection(session, runtime.cipher, conn, actor=runtime.actor())
+    _warn_of_unknown_types([conn])
     click.echo(f"Added connection {conn_id!r} ({conn.conn_type}).")
+
+
+def _warn_of_unknown_types(conns: list[Any]) -> None:
+    """One line on stderr naming stored types the registry does not know: accepted, as a plugin's hooks may
+    serve them, but a typo would otherwise go unnoticed until a task uses the connection."""
+    from flowctl.connection_types import connection_types, is_registered
+
+    unknown = sorted({conn.conn_type for conn in conns if not is_registered(conn.conn_type)})
+    if unknown:
+        click.echo(
+            f"Warning: conn_type {', '.join(map(repr, unknown))} is not a type flowctl knows "
+            f"({', '.join(connection_types())}); stored as given, for a plugin's hooks to serve.",
+            err=True,
+        )
 
 
 @connections_group.command("get")
@@ -141,6 +156,7 @@ def import_(runtime: Runtime, file: str, overwrite: bool) -> None:
         )
     for conn_id in skipped:
         click.echo(f"Skipped {conn_id!r}: already exists (use --overwrite to replace it).", err=True)
+    _warn_of_unknown_types([conn for conn in parsed if conn.conn_id not in skipped])
     click.echo(f"Imported {written} connections.")
 
 

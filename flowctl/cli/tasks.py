@@ -34,8 +34,10 @@ def list_(runtime: Runtime, dag_id: str, tree: bool) -> None:
 @click.argument("logical_date")
 @pass_runtime
 def render(runtime: Runtime, dag_id: str, task_id: str, logical_date: str) -> None:
-    """Print TASK_ID's template fields rendered for LOGICAL_DATE (imports the DAG file)."""
+    """Print TASK_ID's template fields rendered for LOGICAL_DATE (imports the DAG file); every known secret
+    (sensitive variables, connection passwords and secret extras) prints as ***."""
     from flowctl.parsing.render import render_task_fields
+    from flowctl.services.known_secrets import known_secrets_masker
 
     runtime.refresh_dags()
     with runtime.session() as session:
@@ -48,8 +50,10 @@ def render(runtime: Runtime, dag_id: str, task_id: str, logical_date: str) -> No
             logical_date=logical_date,
             environ=runtime.environ,
         )
-    for name, value in fields.items():
-        click.echo(f"# {'-' * 58}\n# property: {name}\n# {'-' * 58}\n{value}\n")
+        masker = known_secrets_masker(session, runtime.cipher, environ=runtime.environ)
+    for name, value in masker.mask_value(fields).items():
+        # and the printed text once more: an object printed by its str() may hold a secret
+        click.echo(f"# {'-' * 58}\n# property: {name}\n# {'-' * 58}\n{masker.mask(str(value))}\n")
 
 
 TI_COLUMNS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date", "duration"]

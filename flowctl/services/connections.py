@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy.orm import Session
 
 from flowctl.connection import Connection, connection_from_environment
+from flowctl.connection_types import check_conn_type
 from flowctl.db import models
 from flowctl.db.queries import connections as queries
 from flowctl.db.queries.log_events import record_event
@@ -105,9 +106,11 @@ def import_connections(
 
 
 def _check_storable(conn: Connection) -> None:
-    """Refuse over-long ids and fields here, so every backend answers alike (SQLite would store them)."""
+    """Refuse over-long ids and fields here, so every backend answers alike (SQLite would store them), and a
+    type tasks could not use (every way in — API, UI, CLI, import — comes through here)."""
     if not conn.conn_id.strip() or len(conn.conn_id) > CONN_ID_MAX:
         raise InvalidInput(f"connection id must be 1-{CONN_ID_MAX} characters")
+    check_conn_type(conn.conn_type, conn_id=conn.conn_id)
     for name in ("conn_type", "host", "schema"):
         limit = models.Connection.__table__.c[name].type.length
         value = getattr(conn, name) or ""

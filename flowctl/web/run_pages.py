@@ -1,10 +1,12 @@
 """What the run and task instance pages show, read from the metadata DB: the DAG version a run used, why a
-task instance waits (planning.plan_run with explain, plus pool and concurrency limits), XComs and
-rendered fields as text for the templates to escape. The views pass the session and the time."""
+task instance waits (planning.plan_run with explain, plus pool and concurrency limits), XComs (every
+known secret masked) and rendered fields as text for the templates to escape. The views pass the session
+and the time."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +21,7 @@ from flowctl.db.queries.jobs import latest_heartbeat
 from flowctl.db.queries.pools import get_pool
 from flowctl.db.queries.runs import get_run
 from flowctl.exceptions import FlowctlError, InvalidInput, NotFound
-from flowctl.logs import check_path_id
+from flowctl.logs import SecretMasker, check_path_id
 from flowctl.planning import TIKey, TIView, plan_run
 from flowctl.serialization import DagSpec
 from flowctl.state import FINISHED_TASK_STATES, RunState, TaskState
@@ -177,7 +179,9 @@ def _limit_reasons(session: Session, dag: Dag, spec: DagSpec, ti: TaskInstance) 
     return reasons
 
 
-def xcom_entries(session: Session, ti_id: int) -> list[XComEntry]:
+def xcom_entries(session: Session, ti_id: int, *, masker: Callable[[], SecretMasker]) -> list[XComEntry]:
+    """A task instance's XComs with every known secret masked in their values (stored in clear for the
+    tasks downstream); `masker` is only called when there is a value to show."""
     entries = []
     for key, size, head, created_at in run_details.xcoms(
         session, ti_id, limit=XCOM_KEYS_SHOWN, max_bytes=XCOM_SHOWN_BYTES
@@ -185,18 +189,20 @@ def xcom_entries(session: Session, ti_id: int) -> list[XComEntry]:
         data = bytes(head or b"")
         size = int(size or 0)
         if size > len(data):
-            text, truncated = data.decode("utf-8", errors="replace"), True
+            text, truncated = masker().mask_cut(data.decode("utf-8", errors="replace")), True
         else:
-            text, truncated = _decoded_xcom(data), False
+            text, truncated = _decoded_xcom(data, masker()), False
         entries.append(XComEntry(key, text, size, truncated, created_at))
     return entries
 
 
-def _decoded_xcom(data: bytes) -> str:
+def _decoded_xcom(data: bytes, masker: SecretMasker) -> str:
     try:
-        return pretty_json(decode_xcom(data))
+        value = decode_xcom(data)
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
-        return data.decode("utf-8", errors="replace")
+        return masker.mask(data.decode("utf-8", errors="replace"))
+    # and the text once more: an object shown by its repr() may hold a secret mask_value cannot reach
+    return masker.mask(pretty_json(masker.mask_value(value)))
 
 
 def pretty_json(value: Any) -> str:

@@ -278,6 +278,36 @@ def test_delete_of_an_unknown_id_fails(cli_db: Cli) -> None:
     assert "nope" in one_line_error(result)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--conn-type", "http\x07"], id="bell"),
+        pytest.param(["--conn-type", "http\nX"], id="newline"),
+        pytest.param(["--conn-type", "my type"], id="space"),
+        pytest.param(["--conn-type", "a" * 101], id="too-long"),
+        pytest.param(["--conn-json", json.dumps({"conn_type": "\x1b[31mhttp", "host": "h"})], id="json-escape"),
+        pytest.param(["--conn-json", json.dumps({"host": "h"})], id="json-no-type"),
+    ],
+)
+def test_add_refuses_a_connection_type_with_control_characters_whitespace_or_absurd_length(
+    cli_db: Cli, session_factory: sessionmaker[Session], args: list[str]
+) -> None:
+    message = one_line_error(cli_db("connections", "add", "bad", *args))
+
+    assert "conn_type" in message and "\x1b" not in message
+    assert _connection_count(session_factory) == 0
+
+
+def test_add_accepts_a_type_flowctl_does_not_know_and_says_so(cli_db: Cli) -> None:
+    result = cli_db("connections", "add", "cloud", "--conn-type", "google_cloud_platform")
+
+    assert result.exit_code == 0, result.stderr
+    assert "not a type flowctl knows" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert _get_json(cli_db, "cloud")["conn_type"] == "google_cloud_platform"
+    known = cli_db("connections", "add", "files", "--conn-type", "fs")
+    assert known.exit_code == 0 and known.stderr == ""
+
+
 # --- export / import -----------------------------------------------------------------------------------
 
 
@@ -330,6 +360,9 @@ GOOD = {"conn_type": "http", "host": "example.com"}
         pytest.param({"good": GOOD, "x" * 251: GOOD}, id="id-too-long"),
         pytest.param([{"conn_id": "good", "conn_type": "http"}, {"conn_id": "good"}], id="duplicate-id"),
         pytest.param(["good"], id="not-objects"),
+        pytest.param({"good": GOOD, "bad": {"conn_type": "http\r\nX: 1"}}, id="type-with-control-characters"),
+        pytest.param({"good": GOOD, "bad": {"conn_type": "my type"}}, id="type-with-a-space"),
+        pytest.param({"good": GOOD, "bad": {"host": "h"}}, id="no-type"),
     ],
 )
 def test_import_of_a_file_with_one_bad_entry_writes_nothing(

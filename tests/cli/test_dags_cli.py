@@ -345,6 +345,42 @@ def test_tasks_render_prints_each_template_field_rendered_for_the_date(cli_db: C
     assert "{{" not in result.stdout
 
 
+SECRETS_DAG = """
+import pendulum
+from flowctl import DAG
+from flowctl.operators import BashOperator
+
+with DAG("secrets", schedule=None, start_date=pendulum.datetime(2024, 1, 1)):
+    BashOperator(
+        task_id="connect",
+        bash_command="login {{ var.value.db_password }} {{ conn.warehouse.password }} at {{ var.value.region }}",
+        env={"TOKEN": "{{ conn.envapi.password }}"},
+    )
+"""
+
+
+def test_tasks_render_prints_sensitive_variables_and_connection_passwords_as_stars(
+    cli_db: Cli, dags_folder: Path
+) -> None:
+    # Given a sensitive variable, a plain one, a stored connection and one from the environment
+    write(dags_folder, "secrets.py", SECRETS_DAG)
+    assert cli_db("variables", "set", "db_password", "hunter2-rendered").exit_code == 0
+    assert cli_db("variables", "set", "region", "eu-west-1").exit_code == 0
+    uri = "postgresql://etl:W4rehouse-pw@db.example.com:5432/dw"
+    assert cli_db("connections", "add", "warehouse", "--conn-uri", uri).exit_code == 0
+    environment = {"FLOWCTL_CONN_ENVAPI": "http://robot:Env-api-pw-1@api.example.com"}
+
+    # When a task using them is rendered
+    result = cli_db("tasks", "render", "secrets", "connect", "2024-03-01", env=environment)
+
+    # Then every secret prints as *** like everywhere else, and the rest as it is
+    assert result.exit_code == 0, result.stderr
+    assert "login *** *** at eu-west-1" in result.stdout.splitlines()
+    assert "'TOKEN': '***'" in result.stdout
+    for secret in ("hunter2-rendered", "W4rehouse-pw", "Env-api-pw-1"):
+        assert secret not in result.stdout + result.stderr
+
+
 def test_tasks_render_of_a_bad_date_is_a_one_line_error_naming_it(cli_db: Cli, shapes: Path) -> None:
     assert "2024-13-01" in one_line_error(cli_db("tasks", "render", "seoul", "report", "2024-13-01"))
 

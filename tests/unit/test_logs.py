@@ -175,6 +175,38 @@ def test_mask_value_hides_sensitive_keys_and_secrets_in_nested_structures() -> N
     assert value["conn"]["password"] == "anything"  # the original is untouched
 
 
+def test_mask_value_masks_a_secret_used_as_a_dict_key() -> None:
+    masker = SecretMasker(["s3cr3t-value"])
+
+    assert masker.mask_value({"s3cr3t-value": 1, "for s3cr3t-value": {"x": "s3cr3t-value"}, 7: "ok"}) == {
+        "***": 1,
+        "for ***": {"x": "***"},
+        7: "ok",
+    }
+
+
+def test_mask_cut_leaves_out_the_end_where_a_secret_may_have_been_cut_in_two() -> None:
+    masker = SecretMasker(["s3cr3t-value", "other-secret-longer"])
+    cut = ("start s3cr3t-value " + "x" * 40 + " other-secret-longer")[:-5]  # the start of a longer text
+
+    shown = masker.mask_cut(cut)
+
+    assert shown.startswith("start *** xxx") and "other" not in shown
+    assert SecretMasker().mask_cut("nothing to hide") == "nothing to hide"
+
+
+def test_a_masker_of_many_secrets_is_built_quickly() -> None:
+    # Every known secret of an installation goes into one masker: adding them must not sort once per value.
+    values = [secrets.token_urlsafe(12) for _ in range(5000)]
+
+    started = time.perf_counter()
+    masker = SecretMasker(values)
+    elapsed = time.perf_counter() - started
+
+    assert masker.mask(f"a {values[4321]} b") == "a *** b"
+    assert elapsed < 2.0
+
+
 def test_mask_value_survives_a_self_referencing_list() -> None:
     loop: list[object] = ["s3cr3t-value"]
     loop.append(loop)

@@ -388,3 +388,29 @@ def test_user_names_come_back_escaped(web: Web) -> None:
     text = text_of(admin.get("/admin/users"))
 
     assert "<b>mal</b>" not in text and "&lt;b&gt;mal&lt;/b&gt;" in text
+
+
+def test_the_connection_form_refuses_a_type_with_control_characters_or_whitespace(
+    web: Web, app: Any, session_factory: Any
+) -> None:
+    client = web.client(Role.OP)
+    client.post("/admin/connections/new?conn_type=http", data={"conn_id": "api", "host": "h"})
+    form = {"conn_id": "new_one", "host": "h"}
+
+    answers = [
+        client.get("/admin/connections/new?conn_type=http%0D%0AX-Injected:%201"),
+        client.post("/admin/connections/new?conn_type=ht%09tp", data=form),
+        client.post("/admin/connections/new?conn_type=my%20type", data=form),
+        client.post("/admin/connections/new?conn_type=" + "a" * 101, data=form),
+        client.post("/admin/connections/edit?conn_id=api&conn_type=%1B%5B31mhttp", data={"conn_id": "api"}),
+    ]
+    plugin_type = client.post("/admin/connections/new?conn_type=aws", data={"conn_id": "cloud", "host": "h"})
+
+    for answer in answers:
+        assert answer.status_code == 400 and "conn_type" in text_of(answer)
+        assert "Traceback" not in text_of(answer)
+    assert plugin_type.status_code == 302  # a type the form does not list (a plugin's): saved
+    assert stored_connection(app, session_factory, "cloud").conn_type == "aws"
+    assert stored_connection(app, session_factory, "api").conn_type == "http"
+    with pytest.raises(Exception, match="new_one"):
+        stored_connection(app, session_factory, "new_one")

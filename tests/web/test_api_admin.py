@@ -106,24 +106,25 @@ def test_connection_refusals(web: Web) -> None:
     assert call("GET", "/api/v1/connections?order_by=password").status_code == 400
 
 
-def test_variables_list_keys_only_and_hide_sensitive_values_from_non_ops(web: Web) -> None:
-    op, viewer = _client(web), _client(web, Role.VIEWER)
+def test_variables_list_keys_only_and_are_read_by_ops_only(web: Web) -> None:
+    op, user = _client(web), _client(web, Role.USER)
 
     created = op("POST", "/api/v1/variables", json={"key": "region", "value": "eu-west-1"})
     op("POST", "/api/v1/variables", json={"key": "api_token", "value": "tok-secret-1"})
 
     assert conforms(created.get_json(), "Variable") == {"key": "region", "value": "eu-west-1", "description": None}
-    listed = conforms(viewer("GET", "/api/v1/variables").get_json(), "VariableCollection")
+    listed = conforms(op("GET", "/api/v1/variables").get_json(), "VariableCollection")
     assert listed == {
         "variables": [{"key": "api_token", "description": None}, {"key": "region", "description": None}],
         "total_entries": 2,
     }
-    assert viewer("GET", "/api/v1/variables/region").get_json()["value"] == "eu-west-1"
-    assert viewer("GET", "/api/v1/variables/api_token").get_json()["value"] == "***"
+    assert op("GET", "/api/v1/variables/region").get_json()["value"] == "eu-west-1"
     assert op("GET", "/api/v1/variables/api_token").get_json()["value"] == "tok-secret-1"
-    assert viewer("GET", "/api/v1/variables?limit=1&offset=1&order_by=-key").get_json()["variables"][0]["key"] == (
+    assert op("GET", "/api/v1/variables?limit=1&offset=1&order_by=-key").get_json()["variables"][0]["key"] == (
         "api_token"
     )
+    for url in ("/api/v1/variables", "/api/v1/variables/region", "/api/v1/variables/api_token"):
+        assert user("GET", url).status_code == 403, url  # as the admin pages (Op and Admin only)
 
 
 def test_variables_are_changed_and_deleted_and_bad_bodies_refused(web: Web) -> None:
@@ -214,3 +215,31 @@ def test_import_errors_are_listed_and_read_one_by_one(web: Web, session_factory)
     assert call("GET", "/api/v1/importErrors/999999").status_code == 404
     assert call("GET", "/api/v1/importErrors/abc").status_code == 400
     assert call("GET", "/api/v1/importErrors?limit=1").get_json()["total_entries"] == 2
+
+
+def test_a_connection_type_with_control_characters_whitespace_or_absurd_length_is_refused(
+    web: Web, session_factory
+) -> None:
+    from flowctl.services.connections import get_stored_connection
+    from flowctl.web import db
+
+    call = _client(web)
+    assert _new_connection(call, conn_type="postgres").status_code == 200
+
+    refusals = [
+        _new_connection(call, connection_id="bad", conn_type=conn_type)
+        for conn_type in ("http\r\nX-Injected: 1", "\x1b[31mhttp", "my type", "a" * 101, "")
+    ] + [
+        call("PATCH", "/api/v1/connections/warehouse", json={"conn_type": "postgres\n"}),
+        call("PATCH", "/api/v1/connections/warehouse?update_mask=conn_type", json={"conn_type": "Post gres"}),
+    ]
+    plugin_type = _new_connection(call, connection_id="cloud", conn_type="google_cloud_platform")
+
+    for response in refusals:
+        assert response.status_code == 400, response.get_data(as_text=True)
+        detail = response.get_json()["detail"]
+        assert "conn_type" in detail and "\n" not in detail and "\x1b" not in detail
+    assert plugin_type.status_code == 200  # a type the registry does not know, as a plugin's: accepted
+    assert call("GET", "/api/v1/connections").get_json()["total_entries"] == 2
+    with web.app.app_context(), session_factory() as session:
+        assert get_stored_connection(session, db.cipher(), "warehouse").conn_type == "postgres"

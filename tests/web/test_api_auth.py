@@ -75,13 +75,19 @@ def test_each_change_needs_its_role_and_roles_below_get_403(web: Web, seed: Seed
                 assert response.get_json()["title"] == "Forbidden"
 
 
-def test_a_viewer_reads_everything(web: Web, seed: Seed) -> None:
+def test_each_read_needs_the_role_the_document_names_and_roles_below_get_403(web: Web, seed: Seed) -> None:
     seed.dag(DAG)
-    client, auth = web.app.test_client(), web.basic_auth(Role.VIEWER)
+    client = web.app.test_client()
+    reads = [(path, Role(role)) for path, method, role in _operations() if method == "get" and path not in OPEN]
 
-    for path, method, _ in _operations():
-        if method == "get":
-            assert client.get(_url(path), headers=auth).status_code not in (401, 403), path
+    assert {role for _, role in reads} == {Role.VIEWER, Role.OP}  # Op: variables and connections
+    for path, needed in reads:
+        for user_role in Role:
+            response = client.get(_url(path), headers=web.basic_auth(user_role))
+            if user_role.can(needed):
+                assert response.status_code not in (401, 403), (path, user_role)
+            else:
+                assert response.status_code == 403, (path, user_role)
 
 
 def test_a_session_change_needs_the_csrf_header_and_a_basic_one_does_not(web: Web, seed: Seed) -> None:

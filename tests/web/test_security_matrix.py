@@ -774,6 +774,40 @@ def test_basic_auth_with_a_wrong_password_is_401_even_next_to_a_valid_session(we
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Basic")
 
 
+# --- reading: the API shows variables and connections to the roles the UI shows them to -----------
+
+# Each admin page with the API reads that serve the same data
+SAME_DATA = {
+    "/admin/connections": ["/api/v1/connections", f"/api/v1/connections/{TARGET}"],
+    f"/admin/connections/edit?conn_id={TARGET}": [f"/api/v1/connections/{TARGET}"],
+    "/admin/variables": ["/api/v1/variables", f"/api/v1/variables/{TARGET}"],
+    f"/admin/variables/edit?key={TARGET}": [f"/api/v1/variables/{TARGET}"],
+}
+
+
+def test_the_api_reads_variables_and_connections_for_exactly_the_roles_the_ui_shows_them_to(
+    web: Web, world: World
+) -> None:
+    answers = {}
+    for role in Role:
+        browser, api = web.client(role), web.app.test_client()
+        for page, reads in SAME_DATA.items():
+            answers[role, page] = browser.get(page).status_code
+            for url in reads:
+                answers[role, url] = api.get(url, headers=web.basic_auth(role)).status_code
+
+    for role in Role:
+        expected = 200 if role.can(Role.OP) else 403  # the admin pages' role (as in Airflow)
+        for page, reads in SAME_DATA.items():
+            assert [answers[role, page], *(answers[role, url] for url in reads)] == [expected] * (1 + len(reads)), (
+                role,
+                page,
+            )
+    document = web.client().get("/api/v1/openapi.json").get_json()
+    for path in ("/connections", "/connections/{connection_id}", "/variables", "/variables/{variable_key}"):
+        assert document["paths"][path]["get"]["x-flowctl-role"] == "Op", path
+
+
 # --- anonymous visitors with [webserver] auth = none ---------------------------------------------
 
 
@@ -809,6 +843,13 @@ def test_with_auth_none_anonymous_visitors_read_pages_but_every_change_needs_a_l
     for url in ("/admin/connections", "/admin/variables", "/admin/users", f"/dags/{DAG_ID}/trigger"):
         response = anonymous.get(url)  # more than reading: a login first
         assert response.status_code == 302 and response.headers["Location"].startswith("/login?next="), url
+    for url in (
+        "/api/v1/connections",
+        f"/api/v1/connections/{TARGET}",
+        "/api/v1/variables",
+        f"/api/v1/variables/{TARGET}",
+    ):
+        assert anonymous.get(url).status_code == 401, url  # the API's "log in first"
     assert anonymous.get("/login").status_code == 200
 
     for change in CHANGES:

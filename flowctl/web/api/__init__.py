@@ -52,6 +52,8 @@ def require_api_role(role: Role) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             user = auth.current_user()
             if not user.can(role):
+                if not user.is_authenticated:  # `[webserver] auth = none`: as the pages, a login first
+                    abort(401, description=f"authentication required: this needs the {role} role")
                 abort(403, description=f"this needs the {role} role")
             return view(*args, **kwargs)
 

@@ -1,5 +1,6 @@
 """`/connections`: list, read, create, change and delete connections (of the metadata DB, not the
-environment's). The password is write-only: no answer ever holds it; secret values in `extra` show as ***."""
+environment's); all of it needs the Op role, as the admin pages do. The password is write-only: no answer
+ever holds it; secret values in `extra` show as ***."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ FIELDS = {
 
 
 @api_blueprint.get("/connections")
-@require_api_role(Role.VIEWER)
+@require_api_role(Role.OP)
 def get_connections() -> Any:
     rows, total = listing.page_connections(db.session(), arguments.page(arguments.query()))
     items = [
@@ -62,7 +63,7 @@ def post_connection() -> Any:
 
 
 @api_blueprint.get("/connections/<connection_id>")
-@require_api_role(Role.VIEWER)
+@require_api_role(Role.OP)
 def get_connection(connection_id: str) -> Any:
     return jsonify(connection_json(_stored(connection_id)))
 

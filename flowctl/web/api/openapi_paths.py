@@ -359,7 +359,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "get_connections",
             "List connections",
             "Connection",
-            "Viewer",
+            "Op",
             params=_PAGE,
             answer="ConnectionCollection",
             errors=(400, 401, 403),
@@ -376,7 +376,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/connections/{connection_id}": {
         "get": _operation(
-            "get_connection", "Get a connection", "Connection", "Viewer", params=("connection_id",), answer="Connection"
+            "get_connection", "Get a connection", "Connection", "Op", params=("connection_id",), answer="Connection"
         ),
         "patch": _operation(
             "patch_connection",
@@ -397,7 +397,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             "get_variables",
             "List variables",
             "Variable",
-            "Viewer",
+            "Op",
             params=_PAGE,
             answer="VariableCollection",
             errors=(400, 401, 403),
@@ -415,7 +415,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/variables/{variable_key}": {
         "get": _operation(
-            "get_variable", "Get a variable", "Variable", "Viewer", params=("variable_key",), answer="Variable"
+            "get_variable", "Get a variable", "Variable", "Op", params=("variable_key",), answer="Variable"
         ),
         "patch": _operation(
             "patch_variable",

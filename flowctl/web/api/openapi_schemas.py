@@ -207,7 +207,11 @@ _POOL = {
 _ID: Schema = {"type": "string", "minLength": 1}
 _CONNECTION_FIELDS = {
     "connection_id": _ID,
-    "conn_type": STRING,
+    "conn_type": described(
+        "Lower-case letters, digits, '_', '+' or '.', starting with a letter, at most 100 characters (the "
+        "scheme of the connection's URI); a type flowctl does not know, as a plugin's, is accepted.",
+        STRING,
+    ),
     "description": nullable(STRING),
     "host": nullable(STRING),
     "login": nullable(STRING),
@@ -313,7 +317,7 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
     "Variable": record(
         {
             "key": STRING,
-            "value": described("*** for a sensitive key unless the caller has the Op role.", STRING),
+            "value": described("The value, a sensitive key's too (only Ops and Admins read variables).", STRING),
             "description": nullable(STRING),
         }
     ),

@@ -1,5 +1,6 @@
-"""`/variables`: list keys, read, set, change and delete variables. A sensitive key's value (its name holds
-password, secret, token...) is shown as *** unless the caller has the Op role, who may edit it anyway."""
+"""`/variables`: list keys, read, set, change and delete variables; all of it needs the Op role, as the
+admin pages do (a Viewer or User reads neither there nor here). An Op, who may edit a variable anyway, is
+given a sensitive key's value too, as in Airflow's API."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from flask import jsonify
 from flowctl.db.queries import listing
 from flowctl.exceptions import InvalidInput
 from flowctl.roles import Role
-from flowctl.web import auth, db
+from flowctl.web import db
 from flowctl.web.api import api_blueprint, arguments, require_api_role
 
 
 @api_blueprint.get("/variables")
-@require_api_role(Role.VIEWER)
+@require_api_role(Role.OP)
 def get_variables() -> Any:
     rows, total = listing.page_variables(db.session(), arguments.page(arguments.query()))
     items = [{"key": key, "description": description} for key, description in rows]
@@ -34,7 +35,7 @@ def post_variables() -> Any:
 
 
 @api_blueprint.get("/variables/<path:variable_key>")
-@require_api_role(Role.VIEWER)
+@require_api_role(Role.OP)
 def get_variable(variable_key: str) -> Any:
     from flowctl.services.variables import get_variable as stored
 
@@ -71,8 +72,6 @@ def delete_variable(variable_key: str) -> Any:
 
 def variable_json(key: str, value: str) -> dict[str, Any]:
     from flowctl.db.queries.variables import get_variable as row_of
-    from flowctl.db.secrets import MASK, is_sensitive_name
 
     row = row_of(db.session(), key)
-    shown = MASK if is_sensitive_name(key) and not auth.current_user().can(Role.OP) else value
-    return {"key": key, "value": shown, "description": row.description if row is not None else None}
+    return {"key": key, "value": value, "description": row.description if row is not None else None}

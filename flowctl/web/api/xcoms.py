@@ -1,4 +1,5 @@
-"""`.../taskInstances/{task_id}/xcomEntries`: a task instance's XComs (keys only), and one with its value."""
+"""`.../taskInstances/{task_id}/xcomEntries`: a task instance's XComs (keys only), and one with its value,
+every known secret in it masked."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from flask import jsonify
 from flowctl.db.models import XCom
 from flowctl.db.queries import listing
 from flowctl.exceptions import NotFound
+from flowctl.logs import SecretMasker
 from flowctl.roles import Role
 from flowctl.web import db
 from flowctl.web.api import api_blueprint, arguments, require_api_role
 from flowctl.web.api.formats import iso
 from flowctl.web.api.task_instances import TI_PATH
+from flowctl.web.secret_masking import request_masker
 
 
 @api_blueprint.get(TI_PATH + "/xcomEntries")
@@ -52,7 +55,7 @@ def get_xcom_entry(dag_id: str, dag_run_id: str, task_id: str, xcom_key: str) ->
     if xcom is None:
         raise NotFound(f"task instance {task_id!r} of run {dag_run_id!r} has no XCom {xcom_key!r}")
     entry = _entry(xcom, dag_id, dag_run_id, task_id, map_index, run.logical_date)
-    entry["value"] = _value(xcom.value, stringify=values["stringify"])
+    entry["value"] = _value(xcom.value, stringify=values["stringify"], masker=request_masker())
     return jsonify(entry)
 
 
@@ -68,13 +71,15 @@ def _entry(xcom: XCom, dag_id: str, run_id: str, task_id: str, map_index: int, l
     }
 
 
-def _value(stored: bytes, *, stringify: bool) -> Any:
-    """The stored JSON as data, or (stringify) as text: a string value is given as itself."""
+def _value(stored: bytes, *, stringify: bool, masker: SecretMasker) -> Any:
+    """The stored JSON as data, or (stringify) as text: a string value is given as itself. Every known
+    secret is masked (the stored value keeps it for the tasks downstream)."""
     text = stored.decode("utf-8", errors="replace") if isinstance(stored, bytes) else str(stored)
     try:
         data = json.loads(text)
     except ValueError:
-        return text
-    if not stringify:
-        return data
-    return data if isinstance(data, str) else text
+        return masker.mask(text)
+    masked = masker.mask_value(data)
+    if not stringify or isinstance(masked, str):
+        return masked
+    return text if masked == data else json.dumps(masked)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_user
 
-from flowctl.connection_types import connection_type, connection_types
+from flowctl.connection_types import check_conn_type, connection_type, connection_types
 from flowctl.db.queries.pools import DEFAULT_POOL, get_pool
 from flowctl.db.secrets import MASK, is_sensitive_name
 from flowctl.exceptions import FlowctlError, NotFound
@@ -77,7 +77,7 @@ def connections() -> Any:
 @bp.route("/connections/new", methods=["GET", "POST"])
 @require_role(Role.OP)
 def connection_new() -> Any:
-    kind = connection_type(request.args.get("conn_type") or "generic")
+    kind = connection_type(_picked_type(request.args.get("conn_id", "")) or "generic")
     form = forms.connection_form(kind)
     return _connection_page(form, kind, stored=None)
 
@@ -86,9 +86,17 @@ def connection_new() -> Any:
 @require_role(Role.OP)
 def connection_edit() -> Any:
     stored = connection_service.get_stored_connection(db.session(), db.cipher(), request.args.get("conn_id", ""))
-    kind = connection_type(request.args.get("conn_type") or stored.conn_type)
+    kind = connection_type(_picked_type(stored.conn_id) or stored.conn_type)
     form = forms.connection_form(kind, data=forms.connection_form_data(stored, kind))
     return _connection_page(form, kind, stored=stored)
+
+
+def _picked_type(conn_id: str) -> str | None:
+    """The `?conn_type=` the type picker chose, refused (400) at once if no connection may have it."""
+    conn_type = request.args.get("conn_type")
+    if conn_type:
+        check_conn_type(conn_type, conn_id=conn_id or "(new)")
+    return conn_type
 
 
 def _connection_page(form: Any, kind: Any, *, stored: Any) -> Any:

@@ -20,6 +20,7 @@ from flowctl.state import FINISHED_RUN_STATES, FINISHED_TASK_STATES
 from flowctl.web import db, run_pages, task_logs
 from flowctl.web.auth import require_role
 from flowctl.web.presenters import duration
+from flowctl.web.secret_masking import request_masker
 
 bp = Blueprint("runs", __name__)
 
@@ -86,7 +87,7 @@ def task_instance(dag_id: str, run_id: str, task_id: str) -> Any:
         try_number=try_number,
         log=_page_log(ti, try_number) if try_number else None,
         rendered=run_pages.rendered_entries(rendered),
-        xcoms=run_pages.xcom_entries(session, ti.id),
+        xcoms=run_pages.xcom_entries(session, ti.id, masker=request_masker),
         xcom_keys_shown=run_pages.XCOM_KEYS_SHOWN,
         waiting=run_pages.waiting_reasons(session, dag_run, dag, spec, ti, now=now),
         finished=ti.state in FINISHED_TASK_STATES,
