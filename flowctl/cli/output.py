@@ -1,6 +1,7 @@
 """Printing command results as `table` (default), `json` or `plain`.
 
-JSON output is one array or object on stdout and nothing else; datetimes are ISO-8601 in UTC.
+JSON output is one array or object on stdout and nothing else; datetimes are ISO-8601 in UTC. Lists of
+names (owners, tags) stay lists in JSON and are joined by commas in table and plain output.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
+    """One table or plain cell: a list of names (owners, tags) joined by commas, other structures as JSON."""
     value = to_jsonable(value)
     if value is None:
         return ""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
