@@ -45,4 +45,3 @@ def plugins(output: str) -> None:
             }
         )
     print_rows(rows, output, COLUMNS)
-

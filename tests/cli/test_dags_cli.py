@@ -122,9 +122,7 @@ def test_dags_list_json_has_the_spec_columns_and_value_shapes(cli_db: Cli, shape
 
 
 @pytest.mark.parametrize("output", ["table", "plain"])
-def test_dags_list_shows_owners_and_tags_comma_separated_in_text_output(
-    cli_db: Cli, shapes: Path, output: str
-) -> None:
+def test_dags_list_shows_owners_and_tags_comma_separated_in_text_output(cli_db: Cli, shapes: Path, output: str) -> None:
     (line,) = [line for line in output_lines(cli_db, "dags", "list", "-o", output) if line.startswith("seoul")]
     cells = [cell.strip() for cell in line.split("|" if output == "table" else "\t")]
 
