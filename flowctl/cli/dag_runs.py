@@ -43,7 +43,7 @@ def parse_conf(text: str | None) -> dict[str, Any]:
 @click.argument("dag_id")
 @click.option("-c", "--conf", help="JSON object merged over the DAG's params (validated).")
 @click.option("-r", "--run-id", help="Run id [manual__<logical date>].")
-@click.option("-l", "--logical-date", "--exec-date", "logical_date", help="Logical date (ISO-8601) [now].")
+@click.option("-l", "-e", "--logical-date", "--exec-date", "logical_date", help="Logical date (ISO-8601) [now].")
 @output_option
 @pass_runtime
 def trigger(
