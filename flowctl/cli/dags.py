@@ -117,16 +117,17 @@ def show(runtime: Runtime, dag_id: str, fmt: str, save_to: str | None) -> None:
     from flowctl.services.dags import dag_spec
 
     if save_to:
-        check_graph_file(Path(save_to))
+        check_graph_file(Path(save_to))  # before parsing anything
     runtime.refresh_dags()
     with runtime.session() as session:
         spec = dag_spec(session, dag_id)
-        serialized = latest_serialized(session, dag_id) if save_to else None
-    if serialized is not None and save_to:
-        save_graph(serialized, Path(save_to))
-        click.echo(f"Graph of DAG {dag_id!r} saved to {save_to}.")
+        serialized = latest_serialized(session, dag_id)
+    if not save_to:
+        click.echo(dag_as_dot(spec) if fmt == "dot" else dag_as_text(spec))
         return
-    click.echo(dag_as_dot(spec) if fmt == "dot" else dag_as_text(spec))
+    assert serialized is not None  # dag_spec found it
+    save_graph(serialized, Path(save_to))
+    click.echo(f"Graph of DAG {dag_id!r} saved to {save_to}.")
 
 
 @dags_group.command("next-execution")
