@@ -1,4 +1,5 @@
-"""The Connection value object and its URI and JSON forms (pure: stdlib and flowctl.exceptions only)."""
+"""The Connection value object and its URI and JSON forms (pure: stdlib, flowctl.exceptions and
+flowctl.strict_json only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from flowctl import strict_json
 from flowctl.exceptions import InvalidInput
 
 ENVIRONMENT_PREFIX = "FLOWCTL_CONN_"
@@ -95,7 +97,7 @@ class Connection:
     def from_json(cls, conn_id: str, text: str) -> Connection:
         """Parse the JSON form `{"conn_type": ..., "host": ..., "extra": {...} or "..."}`."""
         try:
-            data = json.loads(text)
+            data = strict_json.loads(text, what=f"JSON of connection {conn_id!r}")
         except ValueError as exc:
             raise InvalidInput(f"JSON of connection {conn_id!r} is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
@@ -134,7 +136,7 @@ class Connection:
 def validate_extra(text: str, *, conn_id: str) -> None:
     """Raise InvalidInput unless `text` is a JSON object."""
     try:
-        value = json.loads(text)
+        value = strict_json.loads(text, what=f"extra for connection {conn_id!r}")
     except ValueError as exc:
         raise InvalidInput(f"extra for connection {conn_id!r} is not a JSON object: {exc}") from None
     if not isinstance(value, dict):

@@ -215,6 +215,33 @@ class DAG:
         for name, param in self.params.items():
             param.validate_default(name)
 
+    def test(
+        self,
+        execution_date: datetime | None = None,
+        run_conf: dict[str, Any] | None = None,
+        conn_file_path: str | None = None,
+        variable_file_path: str | None = None,
+        use_executor: bool = False,
+        mark_success_pattern: str | None = None,
+        *,
+        logical_date: datetime | None = None,
+    ) -> Any:
+        """Run this DAG once in this process, as Airflow 2.5+'s `dag.test()`, and return the run
+        (`flowctl.testing.RunResult`: state, task states, XComs, logs). It is recorded in a throwaway
+        SQLite DB, never in your metadata DB; see flowctl.testing."""
+        from flowctl.testing import dag_test  # the DB and the runner load only here: this module stays pure
+
+        return dag_test(
+            self,
+            execution_date,
+            run_conf,
+            conn_file_path,
+            variable_file_path,
+            use_executor,
+            mark_success_pattern,
+            logical_date=logical_date,
+        )
+
     def iter_dependencies(self) -> Iterator[tuple[str, str]]:
         for task in self.tasks:
             for downstream in sorted(task.downstream_task_ids):

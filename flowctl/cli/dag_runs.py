@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -29,14 +28,12 @@ def run_record(run: Any) -> dict[str, Any]:
 
 
 def parse_conf(text: str | None) -> dict[str, Any]:
+    from flowctl import strict_json
     from flowctl.exceptions import InvalidInput
 
     if text is None:
         return {}
-    try:
-        conf = json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--conf is not valid JSON: {exc}") from None
+    conf = strict_json.parse(text, what="--conf")
     if not isinstance(conf, dict):
         raise InvalidInput("--conf must be a JSON object")
     return conf
@@ -46,7 +43,7 @@ def parse_conf(text: str | None) -> dict[str, Any]:
 @click.argument("dag_id")
 @click.option("-c", "--conf", help="JSON object merged over the DAG's params (validated).")
 @click.option("-r", "--run-id", help="Run id [manual__<logical date>].")
-@click.option("-l", "--logical-date", "--exec-date", "logical_date", help="Logical date (ISO-8601) [now].")
+@click.option("-l", "-e", "--logical-date", "--exec-date", "logical_date", help="Logical date (ISO-8601) [now].")
 @output_option
 @pass_runtime
 def trigger(

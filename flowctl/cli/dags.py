@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import click
 
-from flowctl.cli.output import output_option, print_rows, to_jsonable
+from flowctl.cli.output import output_option, print_rows, print_values, to_jsonable
 from flowctl.cli.runtime import Runtime, pass_runtime
 
 LIST_COLUMNS = ["dag_id", "fileloc", "owners", "is_paused", "schedule", "tags", "next_dagrun"]
@@ -103,16 +103,31 @@ def unpause(runtime: Runtime, dag_id: str) -> None:
 @dags_group.command("show")
 @click.argument("dag_id")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot"]), default="text", show_default=True)
+@click.option(
+    "-s", "--save", "save_to", type=click.Path(dir_okay=False), help="Write the graph to FILE (.svg or .dot)."
+)
 @pass_runtime
-def show(runtime: Runtime, dag_id: str, fmt: str) -> None:
-    """The DAG's tasks and dependencies, as text or Graphviz DOT."""
+def show(runtime: Runtime, dag_id: str, fmt: str, save_to: str | None) -> None:
+    """The DAG's tasks and dependencies, as text or Graphviz DOT; with --save, drawn to an SVG or DOT file."""
+    from pathlib import Path
+
+    from flowctl.cli.graph_files import check_graph_file, save_graph
     from flowctl.cli.graph_text import dag_as_dot, dag_as_text
+    from flowctl.db.queries.dags import latest_serialized
     from flowctl.services.dags import dag_spec
 
+    if save_to:
+        check_graph_file(Path(save_to))  # before parsing anything
     runtime.refresh_dags()
     with runtime.session() as session:
         spec = dag_spec(session, dag_id)
-    click.echo(dag_as_dot(spec) if fmt == "dot" else dag_as_text(spec))
+        serialized = latest_serialized(session, dag_id)
+    if not save_to:
+        click.echo(dag_as_dot(spec) if fmt == "dot" else dag_as_text(spec))
+        return
+    assert serialized is not None  # dag_spec found it
+    save_graph(serialized, Path(save_to))
+    click.echo(f"Graph of DAG {dag_id!r} saved to {save_to}.")
 
 
 @dags_group.command("next-execution")
@@ -143,13 +158,7 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
     dates = [to_jsonable(interval.start) for interval in intervals[:count]]
     if paused:
         click.echo(f"Note: DAG {dag_id!r} is paused; these runs happen once it is unpaused.", err=True)
-    if output == "json":
-        import json
-
-        click.echo(json.dumps(dates))
-    else:
-        for value in dates:
-            click.echo(value)
+    print_values(dates, output)
 
 
 def _register_run_commands() -> None:

@@ -1,4 +1,4 @@
-"""`flowctl db init|upgrade|downgrade|reset|check`."""
+"""`flowctl db init|upgrade|migrate|downgrade|reset|check` (`migrate` is Airflow 2.7+'s name for `upgrade`)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def upgrade(runtime: Runtime, to_revision: str) -> None:
     _reach(runtime)
     migrate.upgrade(runtime.engine, to_revision)
     click.echo(f"Metadata DB at revision {migrate.current_revision(runtime.engine)}.")
+
+
+db_group.add_command(upgrade, "migrate")
 
 
 @db_group.command("downgrade")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from flowctl import strict_json
 from flowctl.exceptions import InvalidInput
 
 
@@ -18,10 +19,7 @@ def read_json_file(path: str) -> object:
         text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+    return strict_json.parse(text, what=path)
 
 
 def write_json_file(path: str, data: object) -> None:

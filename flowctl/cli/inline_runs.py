@@ -38,7 +38,9 @@ def load_dag_here(runtime: Runtime, dag_id: str) -> Any:
 
 
 def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: datetime | None) -> str:
-    """Run one task in-process for a throwaway run; nothing is written to the DB. Returns its state."""
+    """Run one task in-process for a throwaway run, in test mode (as Airflow's `tasks test`: the context's
+    `test_mode` is true, nothing is written to the DB), sending no e-mail and calling no success, failure
+    or retry callback. Returns its state."""
     from flowctl.exceptions import NotFound
     from flowctl.executors.base import RunSnapshot, TaskCommand, TaskKey
     from flowctl.executors.task_runner import run_task
@@ -64,7 +66,12 @@ def test_one_task(runtime: Runtime, dag_id: str, task_id: str, logical_date: dat
     command = TaskCommand(TaskKey(dag_id, run_id, task_id, -1, 1), fileloc=dag.fileloc, log_path="", run=snapshot)
     masker = _log_to_stdout()
     outcome = run_task(
-        command, dag, settings=runtime.settings, session_factory=runtime.task_session_factory, masker=masker
+        command,
+        dag,
+        settings=runtime.settings,
+        session_factory=runtime.task_session_factory,
+        masker=masker,
+        test_mode=True,
     )
     click.echo(f"{task_id}: {outcome.state}" + (f" ({outcome.error})" if outcome.error else ""))
     return outcome.state

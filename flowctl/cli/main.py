@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dags": ("flowctl.cli.dags:dags_group", "List, inspect, pause and parse DAGs."),
     "db": ("flowctl.cli.db:db_group", "Create, migrate, reset and check the metadata DB."),
+    "info": ("flowctl.cli.info:info", "Show version, Python, platform, paths, executor and DB of this install."),
     "jobs": ("flowctl.cli.scheduler:jobs_group", "Check scheduler jobs."),
     "plugins": ("flowctl.cli.plugins:plugins", "List installed plugins and what they provide."),
     "pools": ("flowctl.cli.pools:pools_group", "Manage pools."),

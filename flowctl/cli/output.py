@@ -1,6 +1,8 @@
-"""Printing command results as `table` (default), `json` or `plain`.
+"""Printing command results as `table` (default), `json`, `yaml` or `plain`.
 
-JSON output is one array or object on stdout and nothing else; datetimes are ISO-8601 in UTC.
+JSON and YAML output is one document on stdout and nothing else, with the same data (YAML as Airflow's
+`-o yaml` prints it); datetimes are ISO-8601 in UTC. Lists of names (owners, tags) stay lists in JSON
+and YAML and are joined by commas in table and plain output.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import click
 
-FORMATS = ("table", "json", "plain")
+FORMATS = ("table", "json", "yaml", "plain")
 
 output_option = click.option(
     "-o",
@@ -43,9 +45,12 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
+    """One table or plain cell: a list of names (owners, tags) joined by commas, other structures as JSON."""
     value = to_jsonable(value)
     if value is None:
         return ""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ", ".join(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
@@ -54,8 +59,8 @@ def _cell(value: Any) -> str:
 def print_rows(rows: Sequence[Mapping[str, Any]], output: str, columns: Sequence[str] | None = None) -> None:
     """Print a list of records; `columns` fixes the order (and the header when there are no rows)."""
     columns = list(columns or (rows[0].keys() if rows else []))
-    if output == "json":
-        click.echo(json.dumps([to_jsonable({c: row.get(c) for c in columns}) for row in rows], indent=2))
+    if output in ("json", "yaml"):
+        print_document([{c: row.get(c) for c in columns} for row in rows], output)
         return
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     if output == "plain":
@@ -70,9 +75,9 @@ def print_rows(rows: Sequence[Mapping[str, Any]], output: str, columns: Sequence
 
 
 def print_record(record: Mapping[str, Any], output: str) -> None:
-    """Print one record: a JSON object, or `key: value` lines."""
-    if output == "json":
-        click.echo(json.dumps(to_jsonable(dict(record)), indent=2))
+    """Print one record: a JSON or YAML mapping, or `key | value` lines."""
+    if output in ("json", "yaml"):
+        print_document(dict(record), output)
         return
     if output == "plain":
         click.echo("\t".join(_cell(v) for v in record.values()))
@@ -80,3 +85,25 @@ def print_record(record: Mapping[str, Any], output: str) -> None:
     width = max((len(k) for k in record), default=0)
     for key, value in record.items():
         click.echo(f"{key.ljust(width)} | {_cell(value)}")
+
+
+def print_values(values: Sequence[Any], output: str) -> None:
+    """Print a list of single values: a JSON or YAML list, or one value per line."""
+    if output in ("json", "yaml"):
+        print_document(list(values), output)
+        return
+    for value in values:
+        click.echo(_cell(value))
+
+
+def print_document(data: Any, output: str) -> None:
+    """`data` as one JSON (indented) or YAML document."""
+    text = json.dumps(to_jsonable(data), indent=2)
+    if output == "json":
+        click.echo(text)
+        return
+    import yaml  # only commands asked for YAML pay for importing it
+
+    # Through JSON first: YAML then carries exactly the JSON output's data, in plain types.
+    data = json.loads(text)
+    click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False), nl=False)

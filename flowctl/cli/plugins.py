@@ -28,12 +28,12 @@ def plugins(output: str) -> None:
                 "version": plugin.version,
                 "entry_point": plugin.entry_point,
                 "error": None,
-                **{kind: _shown(names, output) for kind, names in provided.items()},
+                **provided,
             }
         )
     for broken in report.broken:
         click.echo(f"Warning: plugin {broken.name!r} ({broken.entry_point}) failed to load: {broken.error}", err=True)
-        empty = {kind: _shown([], output) for kind in (*COMPONENT_KINDS, "macros")}
+        empty = {kind: [] for kind in (*COMPONENT_KINDS, "macros")}
         rows.append(
             {
                 "name": broken.name,
@@ -45,8 +45,3 @@ def plugins(output: str) -> None:
             }
         )
     print_rows(rows, output, COLUMNS)
-
-
-def _shown(names: list[str], output: str) -> list[str] | str:
-    """A list in JSON; names joined by commas in a table or plain line."""
-    return names if output == "json" else ", ".join(names)

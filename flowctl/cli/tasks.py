@@ -1,4 +1,4 @@
-"""`flowctl tasks list|render`."""
+"""`flowctl tasks list|render|states-for-dag-run|state|failed-deps`."""
 
 from __future__ import annotations
 
@@ -94,9 +94,9 @@ def state(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_index: i
 
 
 def _register_run_commands() -> None:
-    from flowctl.cli import task_runs
+    from flowctl.cli import failed_deps, task_runs
 
-    for command in (task_runs.clear, task_runs.run, task_runs.test, task_runs.logs):
+    for command in (task_runs.clear, task_runs.run, task_runs.test, task_runs.logs, failed_deps.failed_deps):
         tasks_group.add_command(command)
 
 

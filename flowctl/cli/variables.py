@@ -26,14 +26,11 @@ def variables_group() -> None:
 @pass_runtime
 def set_(runtime: Runtime, key: str, value: str, as_json: bool) -> None:
     """Set KEY to VALUE."""
-    from flowctl.exceptions import InvalidInput
+    from flowctl import strict_json
     from flowctl.services import variables
 
     if as_json:
-        try:
-            value = json.dumps(json.loads(value))
-        except ValueError as exc:
-            raise InvalidInput(f"value of {key!r} is not valid JSON: {exc}") from None
+        value = json.dumps(strict_json.parse(value, what=f"value of {key!r}"))
     with runtime.session() as session:
         variables.set_variable(session, runtime.cipher, key, value, actor=runtime.actor())
     click.echo(f"Variable {key!r} set.")

@@ -45,10 +45,12 @@ def run_task(
     masker: Any = None,
     on_started: Callable[[], None] | None = None,
     on_outcome: Callable[[TaskOutcome], None] | None = None,
+    test_mode: bool = False,
 ) -> TaskOutcome:
     """Run one try: build the context, render templates, execute, collect XComs. Never raises.
     `on_outcome` gets the outcome as soon as it is known, before callbacks and mail (the task process
-    makes it durable there)."""
+    makes it durable there). `test_mode` (`tasks test`) sets the context's `test_mode` and sends no
+    e-mail and calls no success/failure/retry callback: a trial run must not alert anyone."""
     from flowctl.notify import run_callbacks
 
     key = command.key
@@ -59,7 +61,9 @@ def run_task(
             task = _concrete_task(dag, command, session, run)
             ti = RuntimeTaskInstance(command, run=run, session=session, settings=settings)
             ti.sensor_first_poke_at = command.first_poke_at
-            context = _build_context(dag, task, run, ti, session=session, settings=settings, masker=masker)
+            context = _build_context(
+                dag, task, run, ti, session=session, settings=settings, masker=masker, test_mode=test_mode
+            )
         except Exception as exc:  # the task could not even start: a definition or DB problem
             log.error("task %s could not start: %s", key.task_id, exc, exc_info=not isinstance(exc, FlowctlError))
             outcome = TaskOutcome(state="failed", retryable=not isinstance(exc, FlowctlError), error=str(exc))
@@ -75,7 +79,10 @@ def run_task(
             on_outcome(outcome)
         if outcome.state == "success":  # said once the outcome is safe: a try that says so is never rerun
             log.info("Task %s succeeded", key.task_id)
-        _notify(task, context, outcome, command=command, settings=settings)
+        if test_mode:
+            log.info("Test mode: no e-mail sent and no success, failure or retry callback called")
+        else:
+            _notify(task, context, outcome, command=command, settings=settings)
         return outcome
     finally:
         session.close()
@@ -280,6 +287,7 @@ def _build_context(
     session: Callable[[], Session],
     settings: Settings,
     masker: Any,
+    test_mode: bool = False,
 ) -> dict[str, Any]:
     from flowctl.hooks.base import BaseHook
     from flowctl.params import resolve_params
@@ -346,6 +354,7 @@ def _build_context(
         )
         if run.prev_success_interval_start
         else None,
+        test_mode=test_mode,
     )
     context["is_latest_run"] = True
     return context

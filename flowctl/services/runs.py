@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flowctl import strict_json
 from flowctl.db.models import DagRun, TaskInstance
 from flowctl.db.queries.log_events import record_event
 from flowctl.exceptions import AlreadyExists, InvalidInput, NotFound
@@ -35,6 +36,7 @@ def trigger_dag(
     conf = {} if conf is None else conf
     if not isinstance(conf, dict):
         raise InvalidInput("conf must be a JSON object")
+    strict_json.check(conf, what="conf")  # whatever path it came by, it is stored and served as JSON
     resolve_params({name: Param.from_dict(data) for name, data in spec.params.items()}, conf)
     when = logical_date or actor.at
     if when.tzinfo is None:
@@ -76,6 +78,8 @@ def require_run(session: Session, dag_id: str, run_id: str) -> DagRun:
 
 
 def list_runs(session: Session, dag_id: str, *, state: str | None = None, limit: int | None = None) -> list[DagRun]:
+    if state is not None and state not in set(RunState):
+        raise InvalidInput(f"unknown run state {state!r}: valid states are {', '.join(RunState)}")
     require_dag(session, dag_id)
     query = select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.logical_date.desc())
     if state:

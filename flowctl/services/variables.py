@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from flowctl import strict_json
 from flowctl.db.queries import variables as queries
 from flowctl.db.queries.log_events import record_event
 from flowctl.db.secrets import SecretCipher
@@ -59,8 +60,8 @@ def export_variables(session: Session, cipher: SecretCipher) -> dict[str, object
     exported: dict[str, object] = {}
     for key, text in list_variables(session, cipher):
         try:
-            value = json.loads(text)
-        except ValueError:
+            value = strict_json.loads(text, what=f"variable {key!r}")
+        except (ValueError, InvalidInput):  # plain text, or text such as "NaN" that JSON cannot carry
             value = text
         # Only text that import would write back identically travels as JSON ("3.10" stays text).
         exported[key] = value if json.dumps(value) == text else text

@@ -54,7 +54,7 @@ def _ids(args: tuple[str, ...]) -> str:
         pytest.param(("connections", "nosuch"), id="unknown-subcommand"),
         pytest.param(("--bogus",), id="unknown-top-level-option"),
         pytest.param(("connections", "list", "--bogus"), id="unknown-option"),
-        pytest.param(("connections", "list", "-o", "yaml"), id="bad-choice"),
+        pytest.param(("connections", "list", "-o", "xml"), id="bad-choice"),
         pytest.param(("connections", "get"), id="missing-argument"),
         pytest.param(("variables", "set", "greeting"), id="missing-second-argument"),
         pytest.param(("users", "create", "-u", "alice"), id="missing-required-option"),

@@ -121,6 +121,15 @@ def test_dags_list_json_has_the_spec_columns_and_value_shapes(cli_db: Cli, shape
     ]
 
 
+@pytest.mark.parametrize("output", ["table", "plain"])
+def test_dags_list_shows_owners_and_tags_comma_separated_in_text_output(cli_db: Cli, shapes: Path, output: str) -> None:
+    (line,) = [line for line in output_lines(cli_db, "dags", "list", "-o", output) if line.startswith("seoul")]
+    cells = [cell.strip() for cell in line.split("|" if output == "table" else "\t")]
+
+    assert cells[2] == "data, ops" and cells[5] == "finance, reports"
+    assert "[" not in line and '"' not in line
+
+
 def test_dags_list_shows_presets_as_written(cli_db: Cli, dags_folder: Path) -> None:
     write(
         dags_folder,

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import request
 
+from flowctl import strict_json
 from flowctl.db.queries.listing import Between, Page
 from flowctl.exceptions import InvalidInput
 from flowctl.services.actor import Actor
@@ -22,7 +23,7 @@ from flowctl.web.api import api_blueprint, openapi
 from flowctl.web.api.openapi_paths import MAX_PAGE_LIMIT
 from flowctl.web.api.openapi_schemas import SCHEMAS, Schema
 
-MAX_NESTING = 100
+MAX_NESTING = strict_json.MAX_NESTING
 _INTEGER = re.compile(r"[+-]?\d{1,30}")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -69,10 +70,9 @@ def between(values: Mapping[str, Any], name: str) -> Between:
 
 def body(schema_name: str) -> dict[str, Any]:
     """The JSON object the request carries, valid for the named request schema."""
-    try:
-        data = request.get_json(force=True, silent=True)
-    except RecursionError:
-        data = None
+    text = request.get_data(as_text=True)
+    # Standard JSON only: NaN and Infinity would be stored and served to clients that cannot parse them.
+    data = strict_json.parse(text, what="the request body") if text.strip() else None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     _check_strings(data, depth=0)
