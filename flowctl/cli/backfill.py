@@ -21,7 +21,7 @@ def run_backfill(runtime: Runtime, dag_id: str, *, start: str, end: str, reset: 
 
     tz = runtime.settings.core.default_timezone
     first, last = parse_logical_date(start, tz), parse_logical_date(end, tz)
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id)
     now = datetime.now(UTC)
     with runtime.session() as session:
         intervals = backfill_intervals(session, dag_id, start=first, end=last)

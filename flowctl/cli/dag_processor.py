@@ -1,19 +1,17 @@
-"""`flowctl dag-processor`: keep the stored DAGs in step with the dags folder until stopped.
-
-A change is noticed within a second (file names, sizes and mtimes are polled, which costs a few
-stat calls); the whole folder is re-listed every `dag_dir_list_interval` seconds regardless.
-"""
+"""`flowctl dag-processor`: keep the stored DAGs in step with the dags folder until stopped (the scheduler
+runs one of these beside its loop; this command is for a parser on its own)."""
 
 from __future__ import annotations
 
 import signal
-import time
+from typing import TYPE_CHECKING
 
 import click
 
 from flowctl.cli.runtime import Runtime, pass_runtime
 
-POLL_SECONDS = 1.0
+if TYPE_CHECKING:
+    from flowctl.parsing.processor import RefreshResult
 
 
 @click.command("dag-processor")
@@ -21,7 +19,8 @@ POLL_SECONDS = 1.0
 @pass_runtime
 def dag_processor(runtime: Runtime, num_runs: int) -> None:
     """Parse the dags folder continuously (the scheduler does this too)."""
-    from flowctl.parsing.processor import FolderWatch, dag_folders
+    from flowctl.db.migrate import require_current_schema
+    from flowctl.parsing.continuous import keep_in_step
 
     stopping = False
 
@@ -29,20 +28,16 @@ def dag_processor(runtime: Runtime, num_runs: int) -> None:
         nonlocal stopping
         stopping = True
 
+    def report(result: RefreshResult) -> None:
+        if result.files_parsed or result.forgotten_stale:
+            s = result.summary
+            stale = len(result.forgotten_stale) + len(s.stale_dags)
+            click.echo(
+                f"parsed {result.files_parsed} files: {s.dags} DAGs, {s.import_errors} import errors, "
+                f"{stale} DAGs now stale"
+            )
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    watch = FolderWatch(dag_folders(runtime.settings))
-    interval = runtime.settings.scheduler.dag_dir_list_interval
-    passes, last_full = 0, 0.0
-    while not stopping and (num_runs == 0 or passes < num_runs):
-        if watch.changed() or time.monotonic() - last_full >= interval:
-            result = runtime.refresh_dags()
-            last_full = time.monotonic()
-            passes += 1
-            if result.files_parsed or result.forgotten_stale:
-                s = result.summary
-                click.echo(
-                    f"parsed {result.files_parsed} files: {s.dags} DAGs, {s.import_errors} import errors, "
-                    f"{len(result.forgotten_stale) + len(s.stale_dags)} DAGs now stale"
-                )
-        time.sleep(POLL_SECONDS)
+    require_current_schema(runtime.engine)
+    keep_in_step(runtime.settings, runtime.session_factory, stopping=lambda: stopping, on_pass=report, passes=num_runs)

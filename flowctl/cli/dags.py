@@ -76,7 +76,7 @@ def _set_paused(runtime: Runtime, dag_id: str, paused: bool) -> None:
     from flowctl.services.dags import set_paused
     from flowctl.services.wakeup import poke
 
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id)
     with runtime.session() as session:
         set_paused(session, dag_id, paused, actor=runtime.actor())
     if not paused:
@@ -118,7 +118,7 @@ def show(runtime: Runtime, dag_id: str, fmt: str, save_to: str | None) -> None:
 
     if save_to:
         check_graph_file(Path(save_to))  # before parsing anything
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id)
     with runtime.session() as session:
         spec = dag_spec(session, dag_id)
         serialized = latest_serialized(session, dag_id)
@@ -141,7 +141,7 @@ def next_execution(runtime: Runtime, dag_id: str, count: int, output: str) -> No
     from flowctl.schedule import DataInterval, upcoming_intervals
     from flowctl.services.dags import dag_spec, require_dag
 
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id)
     with runtime.session() as session:
         spec = dag_spec(session, dag_id)
         paused = require_dag(session, dag_id).is_paused

@@ -31,7 +31,7 @@ def load_dag_here(runtime: Runtime, dag_id: str) -> Any:
     from flowctl.parsing.processor import import_dag
     from flowctl.services.dags import require_dag
 
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id, current_code=True)
     with runtime.session() as session:
         fileloc = require_dag(session, dag_id).fileloc
     return import_dag(runtime.settings, fileloc, dag_id)

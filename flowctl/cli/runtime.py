@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from flowctl.db.secrets import SecretCipher
+    from flowctl.parsing.processor import RefreshResult
     from flowctl.services.actor import Actor
 
 
@@ -74,8 +75,38 @@ class Runtime:
         with session_scope(self.session_factory) as session:
             yield session
 
-    def refresh_dags(self, *, force: bool = False, load_examples: bool | None = None) -> Any:
-        """Parse new and changed DAG files now, so what commands show matches the dags folder."""
+    def refresh_dags(self, *, force: bool = False, load_examples: bool | None = None) -> RefreshResult | None:
+        """Parse new and changed DAG files now, so what commands show matches the dags folder — unless a
+        live DAG processor (a running scheduler's, or `flowctl dag-processor`) keeps the DB current
+        already; `force` parses every file regardless. Returns what was parsed (None: nothing was)."""
+        if not force and self._dag_processor_alive():
+            return None
+        return self._refresh(force=force, load_examples=load_examples)
+
+    def refresh_dag(self, dag_id: str, *, current_code: bool = False) -> None:
+        """Before a command about one DAG: parse its file only if that file changed and no live DAG
+        processor does it (`current_code`: even then, for commands that run the file's code now) — or the
+        whole folder when the DAG is not known yet (its file was just added), so a broken unrelated file
+        never holds such a command up."""
+        from flowctl.db.models import Dag
+
+        with self.session() as session:
+            dag = session.get(Dag, dag_id)
+            fileloc = dag.fileloc if dag is not None else None
+        if fileloc is None:
+            self._refresh()
+        elif current_code or not self._dag_processor_alive():
+            self._refresh(only=[fileloc])
+
+    def _dag_processor_alive(self) -> bool:
+        from flowctl.db.queries.jobs import DAG_PROCESSOR_JOB, any_alive
+
+        with self.session() as session:
+            return any_alive(session, DAG_PROCESSOR_JOB, now=datetime.now(UTC))
+
+    def _refresh(
+        self, *, force: bool = False, load_examples: bool | None = None, only: list[str] | None = None
+    ) -> RefreshResult:
         from flowctl.db.migrate import require_current_schema
         from flowctl.parsing.processor import refresh
 
@@ -88,6 +119,7 @@ class Runtime:
             now=datetime.now(UTC),
             force=force,
             load_examples=load_examples,
+            only=only,
         )
 
     def close(self) -> None:

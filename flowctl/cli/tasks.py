@@ -22,7 +22,7 @@ def list_(runtime: Runtime, dag_id: str, tree: bool) -> None:
     from flowctl.cli.graph_text import task_tree
     from flowctl.services.dags import dag_spec
 
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id)
     with runtime.session() as session:
         spec = dag_spec(session, dag_id)
     click.echo(task_tree(spec) if tree else "\n".join(spec.tasks))
@@ -39,7 +39,7 @@ def render(runtime: Runtime, dag_id: str, task_id: str, logical_date: str) -> No
     from flowctl.parsing.render import render_task_fields
     from flowctl.services.known_secrets import known_secrets_masker
 
-    runtime.refresh_dags()
+    runtime.refresh_dag(dag_id, current_code=True)
     with runtime.session() as session:
         fields = render_task_fields(
             session,

@@ -86,6 +86,9 @@ class DagFile(Base):
     last_parsed_at: Mapped[datetime]
     parse_duration: Mapped[float] = mapped_column(Float)
     dag_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Modules from the dags folders the file imported when last parsed: their content is part of
+    # content_hash, so editing one parses the file again.
+    imported_modules: Mapped[Any] = mapped_column(JSONText, nullable=True)
 
 
 class SerializedDag(Base):

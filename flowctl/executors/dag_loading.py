@@ -24,7 +24,7 @@ from typing import Any
 
 from flowctl.dag_definition import DagDefaults
 from flowctl.exceptions import FlowctlError
-from flowctl.parsing.importer import forget_local_modules, load_dags, local_module_files, user_traceback
+from flowctl.parsing.importer import forget_local_modules, load_dags, local_imports, user_traceback
 
 Stamp = tuple[tuple[str, int, int], ...]
 # The end of a long traceback is what matters, and the probe's whole answer must fit the pipe's buffer.
@@ -151,8 +151,9 @@ class DagLoader:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         forget_local_modules(self.folders)
         try:
-            load_dags(path, self.defaults)
-            result = {"modules": local_module_files(self.folders, besides=path)}
+            with local_imports(self.folders) as imported:
+                load_dags(path, self.defaults)
+            result = {"modules": sorted(set(imported) - {path})}
         except FlowctlError as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         except BaseException:  # a DAG file may raise anything, even SystemExit

@@ -103,26 +103,24 @@ class LocalExecutor:
     def events(self) -> list[TaskEvent]:
         events: list[TaskEvent] = self._settle_lost() if self.lost else []
         for index, worker in enumerate(self.workers):
-            try:
-                events += self._receive(worker)
-                gone = self._stuck(worker)
-            except (EOFError, OSError):
-                gone = True
-            if gone:
+            if not self._receive(worker, events) or self._stuck(worker):
                 events += self._worker_died(worker)
                 if not self.stopping:
                     self.workers[index] = self._spawn()
         return events
 
-    def _receive(self, worker: _WorkerHandle) -> list[TaskEvent]:
-        events = []
-        while worker.connection.poll(0):
-            event = worker.connection.recv()
-            worker.unanswered.pop(event.key, None)
-            if event.kind is EventKind.FINISHED:
-                worker.running.pop(event.key, None)
-            events.append(event)
-        return events
+    def _receive(self, worker: _WorkerHandle, events: list[TaskEvent]) -> bool:
+        """Append what the worker sent to `events`; returns False once its pipe is closed (it ended)."""
+        try:
+            while worker.connection.poll(0):
+                event = worker.connection.recv()
+                worker.unanswered.pop(event.key, None)
+                if event.kind is EventKind.FINISHED:
+                    worker.running.pop(event.key, None)
+                events.append(event)
+        except (EOFError, OSError):
+            return False
+        return True
 
     def _stuck(self, worker: _WorkerHandle) -> bool:
         """Whether the worker stopped answering; such a worker is killed (and then replaced)."""

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 _PROC = "/proc"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +120,17 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
     # The command name is in parentheses and may itself contain spaces or parentheses.
     return raw[raw.rfind(b")") + 2 :].decode("ascii", "replace").split()
+
+
+def set_parent_death_signal(signum: int) -> None:
+    """Ask Linux to send `signum` to this process when its parent dies (no-op elsewhere). A caller must
+    then check that its parent is still the one it expects: one that died just before is never signalled."""
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+@functools.cache
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL("libc.so.6", use_errno=True)  # loaded once in a worker: its children inherit it

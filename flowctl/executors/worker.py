@@ -9,8 +9,6 @@ through a pidfd and records an exit code or signal in the try's log when there i
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import gc
 import os
 import pickle
@@ -27,25 +25,14 @@ from typing import Any
 from flowctl.config import Settings
 from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
 from flowctl.executors.dag_loading import DagLoader, LoadLimits
+from flowctl.executors.process_tree import set_parent_death_signal
 from flowctl.logs import append_line
 from flowctl.parsing.processor import dag_folders, defaults_from
 
-PR_SET_PDEATHSIG = 1
 KILL_GRACE_SECONDS = 5.0
 # A spare task process is kept forked while tries keep coming, and dropped after this long without one
 # (an idle worker holds no extra process).
 SPARE_IDLE_SECONDS = 5.0
-
-
-def set_parent_death_signal(signum: int) -> None:
-    """Ask Linux to send `signum` to this process when its parent dies (no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        _libc().prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
-
-
-@functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL("libc.so.6", use_errno=True)  # loaded once in the worker: children inherit it
 
 
 @dataclass(slots=True)

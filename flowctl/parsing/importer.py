@@ -7,13 +7,16 @@ process (with a timeout and a memory limit); `load_dags` imports in this process
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,7 @@ class FileParseResult:
     dags: list[dict[str, Any]] = field(default_factory=list)
     source_code: str | None = None
     error: str | None = None
+    imported_modules: list[str] = field(default_factory=list)  # from the dags folders (see local_imports)
 
 
 DAG_MODULE_PREFIX = "flowctl_dag_"
@@ -79,19 +83,24 @@ def load_dag(path: str, dag_id: str, defaults: DagDefaults) -> DAG:
     return dags[dag_id]
 
 
-def parse_file(path: str, content: bytes, defaults: DagDefaults) -> FileParseResult:
-    """Import, validate and serialize one file; any failure becomes the result's error text."""
+def parse_file(path: str, content: bytes, defaults: DagDefaults, folders: list[Path]) -> FileParseResult:
+    """Import, validate and serialize one file; any failure becomes the result's error text. The local
+    modules it imports (fresh: any loaded before are forgotten) are part of its version."""
     from flowctl.serialization import serialize_dag
 
     result = FileParseResult(path=path, content_hash=hashlib.sha256(content).hexdigest())
     started = time.perf_counter()
-    try:
-        result.source_code = content.decode("utf-8", errors="replace")
-        result.dags = [serialize_dag(dag) for dag in load_dags(path, defaults).values()]
-    except FlowctlError as exc:  # a definition problem: the message says it all
-        result.error = f"{type(exc).__name__}: {exc}"
-    except BaseException:  # a DAG file may raise anything, even SystemExit
-        result.error = user_traceback(path)
+    forget_local_modules(folders)
+    with local_imports(folders) as imported:
+        try:
+            result.source_code = content.decode("utf-8", errors="replace")
+            result.dags = [serialize_dag(dag) for dag in load_dags(path, defaults).values()]
+        except FlowctlError as exc:  # a definition problem: the message says it all
+            result.error = f"{type(exc).__name__}: {exc}"
+        except BaseException:  # a DAG file may raise anything, even SystemExit
+            result.error = user_traceback(path)
+    result.imported_modules = sorted(set(imported) - {path})
+    result.content_hash = file_version(content, result.imported_modules)
     result.duration = time.perf_counter() - started
     return result
 
@@ -99,22 +108,50 @@ def parse_file(path: str, content: bytes, defaults: DagDefaults) -> FileParseRes
 def forget_local_modules(folders: Iterable[Path]) -> None:
     """Drop modules loaded from the dags folders (helpers next to DAG files) from sys.modules, so the
     next import reads their current source."""
-    for name in [name for name, path in _module_files() if _inside_any(path, folders)]:
-        del sys.modules[name]
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if isinstance(origin, str) and not name.startswith(DAG_MODULE_PREFIX) and _inside_any(origin, folders):
+            del sys.modules[name]
 
 
-def local_module_files(folders: Iterable[Path], *, besides: str) -> list[str]:
-    """Files of the modules loaded from the dags folders, other than the DAG file `besides`: what a DAG
-    file imported there, whose change must make it parse again."""
-    return sorted({path for _, path in _module_files() if path != besides and _inside_any(path, folders)})
+@contextlib.contextmanager
+def local_imports(folders: Iterable[Path]) -> Iterator[list[str]]:
+    """Record, while the block runs, the files of the modules imported from the dags folders — those that
+    fail to import too (fixing one must parse the DAG file again)."""
+    recorder = _ImportRecorder(list(folders))
+    sys.meta_path.insert(0, recorder)
+    try:
+        yield recorder.files
+    finally:
+        sys.meta_path.remove(recorder)
 
 
-def _module_files() -> list[tuple[str, str]]:
-    return [
-        (name, module.__file__)
-        for name, module in list(sys.modules.items())
-        if isinstance(getattr(module, "__file__", None), str) and not name.startswith(DAG_MODULE_PREFIX)
-    ]
+class _ImportRecorder(importlib.abc.MetaPathFinder):
+    """Asks the normal path finder where a module is and notes it when that is in the dags folders;
+    finds nothing itself, so the import goes on as usual."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        self.files: list[str] = []
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        origin = spec.origin if spec is not None else None
+        if origin and _inside_any(origin, self.folders) and origin not in self.files:
+            self.files.append(origin)
+
+
+def file_version(content: bytes, modules: Iterable[str]) -> str:
+    """The hash a DAG file is known by: its content and that of the local modules it imports (just its
+    content's sha256 when it imports none)."""
+    digest = hashlib.sha256(content)
+    for module in sorted(modules):
+        digest.update(b"\0" + module.encode() + b"\0")
+        try:
+            digest.update(Path(module).read_bytes())
+        except OSError:
+            digest.update(b"\0missing")
+    return digest.hexdigest()
 
 
 def _inside_any(path: str, folders: Iterable[Path]) -> bool:

@@ -6,6 +6,7 @@ the parent sees a timeout, a MemoryError or an early exit and turns it into that
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from flowctl.dag_definition import DagDefaults
@@ -41,7 +43,9 @@ class _Running:
     started: float
 
 
-def _child_main(file: FileToParse, defaults: DagDefaults, memory_limit_mb: int, connection: Connection) -> None:
+def _child_main(
+    file: FileToParse, defaults: DagDefaults, folders: list[Path], memory_limit_mb: int, connection: Connection
+) -> None:
     """In the child: silence stdout/stderr, cap memory, parse, send the result, exit at once."""
     os.setpgrp()  # so a timeout kills whatever the file started, too
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -53,7 +57,7 @@ def _child_main(file: FileToParse, defaults: DagDefaults, memory_limit_mb: int, 
         limit = memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
-        result = parse_file(file.path, file.content, defaults)
+        result = parse_file(file.path, file.content, defaults, folders)
         connection.send({f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
     finally:
         # Skip interpreter teardown: it would run atexit hooks and close DB connections inherited
@@ -88,8 +92,11 @@ def warm_up(defaults: DagDefaults) -> None:
     serialize_dag(dag)
 
 
-def parse_in_children(files: list[FileToParse], defaults: DagDefaults, limits: ParseLimits) -> list[FileParseResult]:
-    """Parse every file in its own child process, `limits.processes` at once; results in input order."""
+def parse_in_children(
+    files: list[FileToParse], defaults: DagDefaults, limits: ParseLimits, *, folders: list[Path]
+) -> list[FileParseResult]:
+    """Parse every file in its own child process, `limits.processes` at once; results in input order.
+    `folders`: the dags folders, whose modules a file imports are part of its version."""
     context = multiprocessing.get_context("fork")
     warm_up(defaults)
     queue = deque(files)
@@ -100,7 +107,7 @@ def parse_in_children(files: list[FileToParse], defaults: DagDefaults, limits: P
             file = queue.popleft()
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
-                target=_child_main, args=(file, defaults, limits.memory_limit_mb, sender), daemon=True
+                target=_child_main, args=(file, defaults, folders, limits.memory_limit_mb, sender), daemon=True
             )
             process.start()
             sender.close()
@@ -124,11 +131,16 @@ def _collect(item: _Running) -> FileParseResult:
     try:
         data = item.connection.recv()
     except (EOFError, OSError):
-        item.process.join(5)
-        return _failed(item.file, _death_message(item.process.exitcode))
+        data = None
     finally:
         item.connection.close()
+    # Whatever the file started (a forked child, a subprocess) goes with its parse. The child is not
+    # reaped yet, so its group's number cannot have been given to anyone else.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(item.process.pid, signal.SIGKILL)
     item.process.join(5)
+    if data is None:
+        return _failed(item.file, _death_message(item.process.exitcode))
     return FileParseResult(**data)
 
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from flowctl.dag_definition import DAG, DagDefaults
 from flowctl.db.engine import session_scope
 from flowctl.db.queries import dags as queries
 from flowctl.exceptions import DagDefinitionError, FlowctlError
-from flowctl.parsing.importer import load_dag
+from flowctl.parsing.importer import file_version, load_dag
 from flowctl.parsing.processes import FileToParse, ParseLimits, parse_in_children
 from flowctl.parsing.sync import SyncSummary, forget_files, store_results
 
@@ -113,17 +112,22 @@ def refresh(
     force: bool = False,
     load_examples: bool | None = None,
     prune_unscanned: bool = False,
+    only: list[str] | None = None,
 ) -> RefreshResult:
     """Parse new and changed DAG files (all of them with `force`) and store the results.
 
     Files that disappeared from the scanned folders are forgotten (their DAGs go stale). Files known from
     folders not scanned this time (the examples of a `standalone` run, an old dags_folder) are forgotten
-    only with `prune_unscanned` — the scheduler's pass, which decides what is scheduled."""
+    only with `prune_unscanned` — the scheduler's pass, which decides what is scheduled. With `only`,
+    just those files are looked at."""
     folders = dag_folders(settings, load_examples=load_examples)
     put_on_import_path(folders)
     paths = list_dag_files(folders)
     with session_scope(factory) as session:
-        known = queries.known_file_hashes(session)
+        known = queries.known_files(session)
+    if only is not None:  # one DAG's file: the rest of the folder is neither parsed nor forgotten
+        paths = [p for p in paths if str(p) in only]
+        known = {p: version for p, version in known.items() if p in only}
     to_parse: list[FileToParse] = []
     for path in paths:
         try:
@@ -132,9 +136,12 @@ def refresh(
             continue  # vanished while listing; the next pass forgets it
         if not any(marker in content for marker in _MARKERS):
             continue
-        if force or known.get(str(path)) != hashlib.sha256(content).hexdigest():
+        digest, modules = known.get(str(path), ("", []))
+        if force or digest != file_version(content, modules):
             to_parse.append(FileToParse(str(path), content))
-    results = parse_in_children(to_parse, defaults_from(settings), limits_from(settings)) if to_parse else []
+    results = (
+        parse_in_children(to_parse, defaults_from(settings), limits_from(settings), folders=folders) if to_parse else []
+    )
     present = {str(p) for p in paths}
     with session_scope(factory) as session:
         # Forget deleted files first, so a DAG that moved to another file is not taken for a duplicate.

@@ -55,6 +55,7 @@ def store_results(session: Session, results: Iterable[FileParseResult], *, now: 
             parsed_at=now,
             duration=result.duration,
             dag_count=0 if error else len(result.dags),
+            imported_modules=result.imported_modules,
             existing=files.get(result.path),
         )
         if error:

@@ -24,8 +24,8 @@ from flowctl.db.queries.jobs import DEAD_AFTER, HEARTBEAT_SECONDS, SCHEDULER_JOB
 from flowctl.executors.base import CallbackRequest, EventKind, RunSnapshot, TaskCommand, TaskEvent, TaskKey
 from flowctl.executors.local import executor_for
 from flowctl.executors.spool import remove_spool, spool_path
-from flowctl.parsing.processor import FolderWatch, dag_folders, refresh
 from flowctl.scheduler.advance import advance_runs, running_runs
+from flowctl.scheduler.dag_processing import DagProcessorChild
 from flowctl.scheduler.dispatch import Limits, RunSnapshots, dispatch_ready, stale_tries, try_log_path
 from flowctl.scheduler.events import record_events
 from flowctl.scheduler.recovery import recover_orphans
@@ -36,7 +36,6 @@ from flowctl.state import RunState
 log = logging.getLogger(__name__)
 
 IDLE_TICK_SECONDS = 1.0
-FOLDER_CHECK_SECONDS = 1.0
 # While the metadata DB is unreachable, it is probed this often (doubling from the minimum): a short
 # outage ends with a short wait, and the heartbeat is written on the first tick that reaches it.
 MIN_DB_BACKOFF_SECONDS = 0.25
@@ -56,8 +55,6 @@ class Scheduler:
         self.job_id = 0
         self._next_check: datetime | None = None
         self._last_heartbeat = 0.0
-        self._last_folder_check = 0.0
-        self._last_full_parse = 0.0
         self._db_backoff = 0.0
         self._terminated: set[TaskKey] = set()
         self._command_jobs: set[int] = set()
@@ -67,6 +64,8 @@ class Scheduler:
     def run(self) -> int:
         self.executor = executor_for(self.settings)
         self.executor.start()  # workers fork before this process opens any DB connection
+        self.processor = DagProcessorChild(self.settings)
+        self.processor.start(inherited_fds=self.executor.filenos())  # the DAG files, parsed beside the loop
         try:
             self.engine = make_engine(self.settings.core.sql_alchemy_conn)
             self.factory = make_session_factory(self.engine, immediate=True)
@@ -90,7 +89,6 @@ class Scheduler:
         log.info("scheduler job %d started (executor %s)", self.job_id, self.settings.core.executor)
 
     def _loop(self) -> None:
-        self.watch = FolderWatch(dag_folders(self.settings))
         selector = selectors.DefaultSelector()
         selector.register(self.wakeup, selectors.EVENT_READ)
         selector.register(self._signal_reader, selectors.EVENT_READ)
@@ -98,7 +96,6 @@ class Scheduler:
         ticks = 0
         full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):
-            self._maybe_parse()
             self._tick(datetime.now(UTC), full=full)
             ticks += 1
             full = self._wait(selector)
@@ -159,6 +156,7 @@ class Scheduler:
 
     def _shutdown(self) -> None:
         log.info("scheduler stopping: waiting up to %ss for running tasks", self.shutdown_grace.total_seconds())
+        self.processor.stop()
         self.pending_events += self.executor.shutdown(grace=self.shutdown_grace)
         if not hasattr(self, "factory"):
             return
@@ -222,6 +220,7 @@ class Scheduler:
                     # Another scheduler, or a command running tasks, may have died since we started.
                     recovered = self._recover_orphans(session, now=now)
                     self._last_heartbeat = time.monotonic()
+                    self.processor.ensure_running(inherited_fds=self.executor.filenos())
         except DBAPIError as exc:
             self._db_backoff = min(max(self._db_backoff * 2, MIN_DB_BACKOFF_SECONDS), MAX_DB_BACKOFF_SECONDS)
             log.error("metadata DB error, retrying in %.1fs: %s", self._db_backoff, str(exc).splitlines()[0])
@@ -281,18 +280,3 @@ class Scheduler:
             batch=self.settings.scheduler.max_tis_per_query,
             skip_locked=self.engine.dialect.name in ("postgresql", "mysql", "mariadb"),
         )
-
-    def _maybe_parse(self) -> None:
-        """Re-parse when the folder changed (checked each second) or every dag_dir_list_interval."""
-        now = time.monotonic()
-        if now - self._last_folder_check < FOLDER_CHECK_SECONDS:
-            return
-        self._last_folder_check = now
-        due = now - self._last_full_parse >= self.settings.scheduler.dag_dir_list_interval
-        if self.watch.changed() or due:
-            try:
-                refresh(self.settings, self.factory, now=datetime.now(UTC), prune_unscanned=True)
-            except DBAPIError as exc:
-                log.error("could not store parsed DAGs: %s", str(exc).splitlines()[0])
-                return
-            self._last_full_parse = now

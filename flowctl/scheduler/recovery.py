@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from flowctl.db.models import Job, TaskInstance
+from flowctl.db.models import TaskInstance
 from flowctl.db.queries import jobs as job_queries
 from flowctl.db.queries import task_instances as ti_queries
 from flowctl.executors.base import EventKind, TaskEvent, TaskKey
@@ -37,7 +35,7 @@ def recover_orphans(session: Session, versions: DagVersions, *, my_job_id: int, 
     """Settle what jobs that stopped heartbeating left queued/running/restarting; returns how many."""
     # Any live job may own task instances: schedulers, and backfills / `dags test` / `tasks run` commands.
     jobs = job_queries.live_jobs(session, now=now, stale_after=job_queries.DEAD_AFTER)
-    live = [job.id for job in jobs if _alive(job)]
+    live = [job.id for job in jobs if job_queries.process_alive(job)]
     orphans = ti_queries.orphaned(session, [*live, my_job_id])
     events: list[TaskEvent] = []
     settled = []
@@ -90,17 +88,3 @@ def _settle(
 def _note(log_path: Path, text: str) -> None:
     with contextlib.suppress(OSError):
         append_line(log_path, f"[flowctl] {text}")
-
-
-def _alive(job: Job) -> bool:
-    """A fresh heartbeat is not enough when the job's process, on this host, is gone (killed and restarted
-    within the heartbeat window)."""
-    if job.hostname != socket.gethostname():
-        return True
-    try:
-        os.kill(job.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

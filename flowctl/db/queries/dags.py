@@ -18,9 +18,10 @@ def path_hash(path: str) -> str:
     return hashlib.sha256(path.encode()).hexdigest()
 
 
-def known_file_hashes(session: Session) -> dict[str, str]:
-    """fileloc -> content hash of every DAG file parsed before."""
-    return {fileloc: digest for fileloc, digest in session.execute(select(DagFile.fileloc, DagFile.content_hash))}
+def known_files(session: Session) -> dict[str, tuple[str, list[str]]]:
+    """fileloc -> (content hash, local modules it imported) of every DAG file parsed before."""
+    rows = session.execute(select(DagFile.fileloc, DagFile.content_hash, DagFile.imported_modules))
+    return {fileloc: (digest, modules or []) for fileloc, digest, modules in rows}
 
 
 def dag_files_by_path(session: Session, paths: Iterable[str]) -> dict[str, DagFile]:
@@ -37,6 +38,7 @@ def upsert_dag_file(
     parsed_at: datetime,
     duration: float,
     dag_count: int,
+    imported_modules: list[str],
     existing: DagFile | None,
 ) -> None:
     row = existing
@@ -49,6 +51,7 @@ def upsert_dag_file(
         duration,
         dag_count,
     )
+    row.imported_modules = imported_modules or None
 
 
 def forget_dag_files(session: Session, paths: Iterable[str]) -> None:

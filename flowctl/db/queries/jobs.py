@@ -14,6 +14,7 @@ from flowctl.db.models import Job
 RUNNING = "running"
 FINISHED = "finished"
 SCHEDULER_JOB = "scheduler"
+DAG_PROCESSOR_JOB = "dag_processor"
 HEARTBEAT_SECONDS = 5.0
 # A job whose heartbeat is older than this is dead: what it left queued or running is recovered.
 DEAD_AFTER = timedelta(seconds=HEARTBEAT_SECONDS * 6)
@@ -61,3 +62,23 @@ def latest_heartbeat(session: Session, job_type: str) -> datetime | None:
 def live_jobs(session: Session, *, now: datetime, stale_after: timedelta) -> list[Job]:
     """Every job still marked running with a fresh heartbeat."""
     return list(session.scalars(select(Job).where(Job.state == RUNNING, Job.latest_heartbeat >= now - stale_after)))
+
+
+def process_alive(job: Job) -> bool:
+    """A fresh heartbeat is not enough when the job's process, on this host, is gone (killed, and maybe
+    restarted, within the heartbeat window)."""
+    if job.hostname != socket.gethostname():
+        return True
+    try:
+        os.kill(job.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def any_alive(session: Session, job_type: str, *, now: datetime) -> bool:
+    """Whether a job of this type runs: a fresh heartbeat and, on this host, a live process."""
+    query = select(Job).where(Job.job_type == job_type, Job.state == RUNNING, Job.latest_heartbeat >= now - DEAD_AFTER)
+    return any(process_alive(job) for job in session.scalars(query))
