@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 
     from flowctl.config import Settings
 
+THREADS_PER_WORKER = 4
+
+
+def request_threads(workers: int) -> int:
+    """The webserver's request threads for `[webserver] workers`. A request spends much of its time
+    waiting (for SQLite's write lock when it records a login, on a password hash, on a slow client),
+    so one thread per worker would leave the CPU idle while requests queue."""
+    return workers * THREADS_PER_WORKER
+
 
 def create_app(settings: Settings, session_factory: sessionmaker[Session] | None = None) -> Flask:
     """The web app of this installation; `session_factory` defaults to one on settings' metadata DB."""
