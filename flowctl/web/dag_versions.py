@@ -103,5 +103,12 @@ def load_versions(session: Session, version_ids: Iterable[int | None]) -> dict[i
     return found
 
 
+def version_number(session: Session, version_id: int | None) -> int | None:
+    """What the pages call a version: 1 for a DAG's first stored version, 2 for the next, ..."""
+    from flowctl.db.queries.dags import version_numbers
+
+    return version_numbers(session, [version_id]).get(version_id) if version_id is not None else None
+
+
 def _parts(version: DagVersion) -> tuple[DagSpec, dict[str, tuple[str, ...]], dict[str, Any]]:
     return version.spec, version.groups, version.drawings

@@ -38,6 +38,7 @@ class RunVersion:
     """The stored DAG version a run was made with (its structure, or why it cannot be read)."""
 
     id: int
+    number: int | None  # among the DAG's versions (see dag_versions.version_number)
     content_hash: str
     spec: DagSpec | None
     error: str | None
@@ -77,19 +78,20 @@ def require_ti(session: Session, run: DagRun, task_id: str, map_index: int) -> T
 
 def run_version(session: Session, run: DagRun, dag: Dag) -> RunVersion | None:
     """The run's version through the app's version cache (deserialized once per content); None if gone."""
-    from flowctl.web.dag_versions import load_versions
+    from flowctl.web.dag_versions import load_versions, version_number
 
     version_id = run.dag_version_id
     if version_id is None:
         return None
     is_latest = version_id == dag.latest_version_id
+    number = version_number(session, version_id)
     try:
         version = load_versions(session, [version_id]).get(version_id)
     except FlowctlError as exc:  # stored data this flowctl cannot read: the page still shows the rest
-        return RunVersion(version_id, "", None, str(exc), is_latest)
+        return RunVersion(version_id, number, "", None, str(exc), is_latest)
     if version is None:
         return None
-    return RunVersion(version.id, version.content_hash, version.spec, None, is_latest)
+    return RunVersion(version.id, number, version.content_hash, version.spec, None, is_latest)
 
 
 def parse_int(name: str, raw: str | None, *, minimum: int, maximum: int = MAX_DB_INT) -> int | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from flowctl.db.models import Dag, DagFile, DagImportError, DagRun, DagTag, SerializedDag
 from flowctl.state import RunType
@@ -210,6 +210,22 @@ def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict
         return {}
     rows = session.execute(select(SerializedDag.id, SerializedDag.data).where(SerializedDag.id.in_(ids)))
     return {version_id: data for version_id, data in rows}
+
+
+def version_numbers(session: Session, version_ids: Iterable[int]) -> dict[int, int]:
+    """version id -> its number among its DAG's stored versions (1 for the oldest, in the order they
+    were stored), for the versions that exist. Ids are shared by every DAG, so they do not count."""
+    ids = list(set(version_ids))
+    if not ids:
+        return {}
+    older = aliased(SerializedDag)
+    rows = session.execute(
+        select(SerializedDag.id, func.count(older.id))
+        .join(older, (older.dag_id == SerializedDag.dag_id) & (older.id <= SerializedDag.id))
+        .where(SerializedDag.id.in_(ids))
+        .group_by(SerializedDag.id)
+    )
+    return {version_id: number for version_id, number in rows}
 
 
 def version_source(session: Session, version_id: int) -> tuple[str, str | None] | None:
