@@ -49,5 +49,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api_blueprint)
+    # browsers and feed readers ask for /favicon.ico whatever the page links to
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     register_views(app, settings)
     return app
