@@ -84,14 +84,13 @@ def run_version(session: Session, run: DagRun, dag: Dag) -> RunVersion | None:
     if version_id is None:
         return None
     is_latest = version_id == dag.latest_version_id
-    number = version_number(session, version_id)
     try:
         version = load_versions(session, [version_id]).get(version_id)
     except FlowctlError as exc:  # stored data this flowctl cannot read: the page still shows the rest
-        return RunVersion(version_id, number, "", None, str(exc), is_latest)
+        return RunVersion(version_id, version_number(session, version_id), "", None, str(exc), is_latest)
     if version is None:
         return None
-    return RunVersion(version.id, number, version.content_hash, version.spec, None, is_latest)
+    return RunVersion(version.id, version.number, version.content_hash, version.spec, None, is_latest)
 
 
 def parse_int(name: str, raw: str | None, *, minimum: int, maximum: int = MAX_DB_INT) -> int | None:
@@ -116,6 +115,10 @@ def ti_duration(ti: Any, now: datetime) -> float | None:
     if ti.start_date is None:
         return None
     return max(((ti.end_date or now) - ti.start_date).total_seconds(), 0.0)
+
+
+def host_and_pid(ti: Any) -> str:
+    return f"{ti.hostname or '-'}{f' / {ti.pid}' if ti.pid else ''}"
 
 
 def waiting_reasons(

@@ -74,7 +74,16 @@ with DAG("ui_simple", schedule=None, is_paused_upon_creation=False, tags=["e2e"]
     EmptyOperator(task_id="first") >> EmptyOperator(task_id="second")
 """
 
-DAGS = {"ui_flaky": FLAKY_DAG, "ui_simple": SIMPLE_DAG}
+# one task that takes a moment, so that each try has its own start and end times
+RERUN_DAG = """
+from flowctl import DAG
+from flowctl.operators import BashOperator
+
+with DAG("ui_rerun", schedule=None, is_paused_upon_creation=False, tags=["e2e"]):
+    BashOperator(task_id="work", bash_command="sleep 1")
+"""
+
+DAGS = {"ui_flaky": FLAKY_DAG, "ui_simple": SIMPLE_DAG, "ui_rerun": RERUN_DAG}
 
 
 def browser_problem() -> str | None:

@@ -194,15 +194,6 @@ def count_dags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Dag)) or 0
 
 
-def version_hashes(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
-    """version id -> content hash, for the versions that exist."""
-    ids = list(set(version_ids))
-    if not ids:
-        return {}
-    rows = session.execute(select(SerializedDag.id, SerializedDag.content_hash).where(SerializedDag.id.in_(ids)))
-    return {version_id: digest for version_id, digest in rows}
-
-
 def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """version id -> serialized DAG data, for the versions that exist."""
     ids = list(set(version_ids))
@@ -212,20 +203,20 @@ def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict
     return {version_id: data for version_id, data in rows}
 
 
-def version_numbers(session: Session, version_ids: Iterable[int]) -> dict[int, int]:
-    """version id -> its number among its DAG's stored versions (1 for the oldest, in the order they
-    were stored), for the versions that exist. Ids are shared by every DAG, so they do not count."""
+def version_keys(session: Session, version_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """version id -> (content hash, number), for the versions that exist. The number counts the DAG's
+    stored versions up to this one (1 for its oldest): ids are shared by every DAG, so they do not."""
     ids = list(set(version_ids))
     if not ids:
         return {}
     older = aliased(SerializedDag)
     rows = session.execute(
-        select(SerializedDag.id, func.count(older.id))
+        select(SerializedDag.id, SerializedDag.content_hash, func.count(older.id))
         .join(older, (older.dag_id == SerializedDag.dag_id) & (older.id <= SerializedDag.id))
         .where(SerializedDag.id.in_(ids))
-        .group_by(SerializedDag.id)
+        .group_by(SerializedDag.id, SerializedDag.content_hash)
     )
-    return {version_id: number for version_id, number in rows}
+    return {version_id: (digest, number) for version_id, digest, number in rows}
 
 
 def version_source(session: Session, version_id: int) -> tuple[str, str | None] | None:

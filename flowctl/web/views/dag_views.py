@@ -147,7 +147,6 @@ def graph(dag_id: str) -> Any:
         active_tab="graph",
         shown=shown,
         version=version,
-        version_number=version_number(session, version.id),
         svg=svg,
         task_count=len(states),
     )
