@@ -81,7 +81,7 @@ class WebserverSettings:
     secret_key: str = option("", "Signs sessions and CSRF tokens.", secret=True, generated=True)
     default_ui_timezone: str = option("", "Timezone shown in the UI; empty means core.default_timezone.")
     base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.")
-    workers: int = option(2, "WSGI worker threads.")
+    workers: int = option(2, "Webserver workers, 4 request threads each.")
     auth: str = option(
         "password", "`password` (login required) or `none` (read-only anonymous viewer; actions need login)."
     )

@@ -158,5 +158,7 @@ def test_basic_auth_api_reads_never_fail_while_the_scheduler_writes(busy_site: B
         logins = {name: at for name, at in session.execute(query)}
     assert all(logins[name] is not None for name in READERS), logins
 
-    # ...and waitress never warned that requests were queueing up
-    assert "Task queue depth" not in site.webserver.stderr()
+    # ...and the console got at most one line about requests waiting for a thread (the burst of 30 may
+    # wait; waitress's own warning came once per queued request)
+    log = site.webserver.stderr().splitlines()
+    assert sum("Task queue depth" in line or "waited for a free thread" in line for line in log) <= 1, log
