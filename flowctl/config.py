@@ -125,7 +125,7 @@ class WebserverSettings:
     secret_key: str = option("", "Signs sessions and CSRF tokens.", restart=_WEB, secret=True, generated=True)
     default_ui_timezone: str = option("", "Timezone shown in the UI; empty means core.default_timezone.", restart=_WEB)
     base_url: str = option("http://127.0.0.1:8080", "Used for links in mails and logs.", reload=_MAIL)
-    workers: int = option(2, "WSGI worker threads.", restart=_WEB)
+    workers: int = option(2, "Webserver workers, 4 request threads each.", restart=_WEB)
     auth: str = option(
         "password",
         "`password` (login required) or `none` (read-only anonymous viewer; actions need login).",

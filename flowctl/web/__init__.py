@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 
     from flowctl.config import Settings
 
+THREADS_PER_WORKER = 4
+
+
+def request_threads(workers: int) -> int:
+    """The webserver's request threads for `[webserver] workers`. A request spends much of its time
+    waiting (for SQLite's write lock when it records a login, on a password hash, on a slow client),
+    so one thread per worker would leave the CPU idle while requests queue."""
+    return workers * THREADS_PER_WORKER
+
 
 def create_app(settings: Settings, session_factory: sessionmaker[Session] | None = None) -> Flask:
     """The web app of this installation; `session_factory` defaults to one on settings' metadata DB."""
@@ -40,5 +49,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(api_blueprint)
+    # browsers and feed readers ask for /favicon.ico whatever the page links to
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.ico"))
     register_views(app, settings)
     return app

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
@@ -28,6 +28,7 @@ from wtforms.validators import DataRequired
 
 from flowctl.roles import Role
 from flowctl.web import db
+from flowctl.web.password_cache import CheckedPasswords
 from flowctl.web.security import here, safe_next
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +39,7 @@ bp = Blueprint("auth", __name__)
 MAX_FAILURES = 5  # failed logins per user name and address within FAILURE_WINDOW_SECONDS
 MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW_SECONDS = 300.0
-BASIC_AUTH_CACHE_SECONDS = 60.0  # a checked API password is trusted this long (hashing costs ~50 ms)
+LOGIN_RECORD_INTERVAL = timedelta(minutes=1)  # a user's last_login_at is rewritten at most this often
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def init_app(app: Flask) -> None:
     manager.user_loader(_load_user)
     csrf.init_app(app)
     app.extensions["flowctl_login_throttle"] = LoginThrottle()
-    app.extensions["flowctl_basic_auth_cache"] = {}
+    app.extensions["flowctl_checked_passwords"] = CheckedPasswords()
     app.register_blueprint(bp)
 
 
@@ -162,24 +163,32 @@ def require_role(role: Role) -> Callable[[F], F]:
 
 def check_password(username: str, password: str, *, address: str) -> WebUser | None:
     """The user if the password is right; None if not (or if this address is throttled, see
-    `throttled`). Counts failures and records the login."""
-    from flowctl.db.queries.users import get_user
+    `throttled`). Counts failures and records the login (at most once a LOGIN_RECORD_INTERVAL)."""
+    from flowctl.db.queries.users import count_failed_login, get_user, record_login
     from flowctl.services.users import password_matches
 
     throttle: LoginThrottle = _extension("flowctl_login_throttle")
-    session = db.session()
-    row = get_user(session, username)
+    row = get_user(db.session(), username)
     if row is None or not row.active or not password_matches(row, password):
         throttle.failed(address, username, now=time.monotonic())
         if row is not None:
-            row.failed_login_count = (row.failed_login_count or 0) + 1
-            db.commit()
+            user_id = row.id
+            db.write(lambda session: count_failed_login(session, user_id))
         return None
     throttle.succeeded(address, username)
-    row.failed_login_count = 0
-    row.last_login_at = datetime.now(UTC)
-    db.commit()
+    now = datetime.now(UTC)
+    if login_worth_recording(row.last_login_at, row.failed_login_count, now=now):
+        user_id = row.id
+        db.write(lambda session: record_login(session, user_id, at=now))
     return _web_user(row)
+
+
+def login_worth_recording(last_login_at: datetime | None, failed_login_count: int | None, *, now: datetime) -> bool:
+    """Whether a successful login changes what is stored: API clients log in with every request, and
+    writing each time would only contend with the scheduler for the database."""
+    if failed_login_count or last_login_at is None:
+        return True
+    return now - last_login_at >= LOGIN_RECORD_INTERVAL
 
 
 def throttled(username: str, *, address: str) -> bool:
@@ -189,8 +198,7 @@ def throttled(username: str, *, address: str) -> bool:
 
 def basic_auth_user() -> WebUser | None:
     """The user named by an `Authorization: Basic` header, or None when there is none or it is wrong.
-    A right password is remembered for a minute (by a salted digest), so API clients that send it with
-    every request do not pay for a password hash each time; the user row is read every time."""
+    A right password is trusted for a minute (see password_cache); the user row is read every time."""
     from flowctl.db.queries.users import get_user
 
     credentials = request.authorization
@@ -200,19 +208,18 @@ def basic_auth_user() -> WebUser | None:
     address = request.remote_addr or ""
     if throttled(username, address=address):
         abort(429, description="too many failed logins; try again later")
-    cache: dict[str, tuple[str, float]] = _extension("flowctl_basic_auth_cache")
+    checked: CheckedPasswords = _extension("flowctl_checked_passwords")
     digest = hashlib.sha256(f"{db.settings().webserver.secret_key}\0{username}\0{password}".encode()).hexdigest()
-    remembered = cache.get(digest)
-    if remembered and remembered[1] > time.monotonic():
-        row = get_user(db.session(), username)
-        if row is not None and row.active and row.session_token == remembered[0]:
-            return _web_user(row)
-    user = check_password(username, password, address=address)
-    if user is not None:
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[digest] = (user.session_token, time.monotonic() + BASIC_AUTH_CACHE_SECONDS)
-    return user
+    with checked.checking(digest):
+        token = checked.token(digest, now=time.monotonic())
+        if token is not None:
+            row = get_user(db.session(), username)
+            if row is not None and row.active and row.session_token == token:
+                return _web_user(row)
+        user = check_password(username, password, address=address)
+        if user is not None:
+            checked.remember(digest, user.session_token, now=time.monotonic())
+        return user
 
 
 def _extension(name: str) -> Any:

@@ -25,17 +25,18 @@ MAX_CACHED_TASKS = 20_000  # tasks over all cached versions: bounds the webserve
 @dataclass(frozen=True)
 class DagVersion:
     id: int
+    number: int  # among its DAG's stored versions, 1 for the first: what the pages call it
     content_hash: str
     spec: DagSpec
     groups: dict[str, tuple[str, ...]]  # task_id -> its task groups, outermost first
     drawings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_data(cls, version_id: int, content_hash: str, data: dict[str, Any]) -> DagVersion:
+    def from_data(cls, version_id: int, number: int, content_hash: str, data: dict[str, Any]) -> DagVersion:
         spec = deserialize_dag(data)
         groups: dict[str, tuple[str, ...]] = {}
         _collect_groups(spec.task_group, (), groups)
-        return cls(version_id, content_hash, spec, groups)
+        return cls(version_id, number, content_hash, spec, groups)
 
     def drawing(self, name: str, make: Any) -> Any:
         """The drawing `name` of this version, made by `make()` the first time it is asked for."""
@@ -85,22 +86,31 @@ def _cache() -> VersionCache:
 
 def load_versions(session: Session, version_ids: Iterable[int | None]) -> dict[int, DagVersion]:
     """The versions with these ids that exist: one query, plus one for those not cached yet."""
-    from flowctl.db.queries.dags import version_data, version_hashes
+    from flowctl.db.queries.dags import version_data, version_keys
 
     cache = _cache()
-    hashes = version_hashes(session, {i for i in version_ids if i is not None})
+    keys = version_keys(session, {i for i in version_ids if i is not None})
     found, missing = {}, []
-    for version_id, digest in hashes.items():
+    for version_id, (digest, number) in keys.items():
         cached = cache.get(digest)
-        if cached is not None:
-            # the same content under another id (a DAG deleted and parsed again) draws the same
-            found[version_id] = cached if cached.id == version_id else DagVersion(version_id, digest, *_parts(cached))
-        else:
+        if cached is None:
             missing.append(version_id)
+        elif (cached.id, cached.number) == (version_id, number):
+            found[version_id] = cached
+        else:  # the same content under another id (a DAG deleted and parsed again) draws the same
+            found[version_id] = DagVersion(version_id, number, digest, *_parts(cached))
     for version_id, data in version_data(session, missing).items():
-        found[version_id] = DagVersion.from_data(version_id, hashes[version_id], data)
+        found[version_id] = DagVersion.from_data(version_id, keys[version_id][1], keys[version_id][0], data)
         cache.put(found[version_id])
     return found
+
+
+def version_number(session: Session, version_id: int | None) -> int | None:
+    """What the pages call a version: 1 for a DAG's first stored version, 2 for the next, ..."""
+    from flowctl.db.queries.dags import version_keys
+
+    key = version_keys(session, [version_id]).get(version_id) if version_id is not None else None
+    return key[1] if key else None
 
 
 def _parts(version: DagVersion) -> tuple[DagSpec, dict[str, tuple[str, ...]], dict[str, Any]]:

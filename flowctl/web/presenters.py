@@ -3,11 +3,12 @@ durations, state names; plus the Jinja filters and globals every template uses."
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import pendulum
-from flask import Flask
+from flask import Flask, current_app
 from markupsafe import Markup, escape
 
 from flowctl.roles import Role
@@ -29,9 +30,16 @@ STATES = (
 )
 
 
+ZONE_EXTENSION = "flowctl_ui_zone"
+# An ISO 8601 instant with its offset, as the scheduler writes into texts such as "retry at ...".
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
 def init_app(app: Flask, ui_timezone: str) -> None:
     zone = pendulum.timezone(ui_timezone)
+    app.extensions[ZONE_EXTENSION] = zone
     app.jinja_env.filters["when"] = lambda value: when(value, zone)
+    app.jinja_env.filters["with_times"] = lambda text: with_times(text, zone)
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.globals["ui_timezone"] = ui_timezone
     app.jinja_env.globals["STATES"] = STATES
@@ -42,15 +50,38 @@ def init_app(app: Flask, ui_timezone: str) -> None:
 
 def when(value: datetime | None, zone: Any) -> Markup:
     """A <time> element: the instant in the UI zone; the page script can show it in UTC instead."""
-    if value is None:
+    parts = time_parts(value, zone)
+    if parts is None:
         return Markup('<span class="muted">-</span>')
-    local = pendulum.instance(value).in_timezone(zone)
+    return Markup('<time datetime="{iso}" data-utc="{utc}" data-local="{local}">{local}</time>').format(**parts)
+
+
+def time_parts(value: datetime | None, zone: Any = None) -> dict[str, str] | None:
+    """What `when` shows of an instant, for the page scripts that refresh times: {iso, utc, local}.
+    `zone` defaults to the app's UI time zone."""
+    if value is None:
+        return None
     utc = pendulum.instance(value).in_timezone("UTC")
-    return Markup('<time datetime="{iso}" data-utc="{utc}" data-local="{local}">{local}</time>').format(
-        iso=escape(utc.isoformat()),
-        utc=escape(utc.format("YYYY-MM-DD HH:mm:ss") + " UTC"),
-        local=escape(local.format("YYYY-MM-DD HH:mm:ss zz")),
-    )
+    local = utc.in_timezone(zone if zone is not None else current_app.extensions[ZONE_EXTENSION])
+    return {
+        "iso": utc.isoformat(),
+        "utc": utc.format("YYYY-MM-DD HH:mm:ss") + " UTC",
+        "local": local.format("YYYY-MM-DD HH:mm:ss zz"),
+    }
+
+
+def with_times(text: str, zone: Any) -> Markup:
+    """`text` escaped, with each ISO 8601 instant in it shown as `when` shows times (so in the UI time
+    zone, and following the UTC switch) rather than as raw UTC."""
+    shown, last = Markup(""), 0
+    for match in _ISO_INSTANT.finditer(text):
+        try:
+            instant = datetime.fromisoformat(match.group().replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        shown += escape(text[last : match.start()]) + when(instant, zone)
+        last = match.end()
+    return shown + escape(text[last:])
 
 
 def duration(seconds: float | None) -> str:

@@ -40,6 +40,7 @@ class RunVersion:
     """The stored DAG version a run was made with (its structure, or why it cannot be read)."""
 
     id: int
+    number: int | None  # among the DAG's versions (see dag_versions.version_number)
     content_hash: str
     spec: DagSpec | None
     error: str | None
@@ -79,7 +80,7 @@ def require_ti(session: Session, run: DagRun, task_id: str, map_index: int) -> T
 
 def run_version(session: Session, run: DagRun, dag: Dag) -> RunVersion | None:
     """The run's version through the app's version cache (deserialized once per content); None if gone."""
-    from flowctl.web.dag_versions import load_versions
+    from flowctl.web.dag_versions import load_versions, version_number
 
     version_id = run.dag_version_id
     if version_id is None:
@@ -88,10 +89,10 @@ def run_version(session: Session, run: DagRun, dag: Dag) -> RunVersion | None:
     try:
         version = load_versions(session, [version_id]).get(version_id)
     except FlowctlError as exc:  # stored data this flowctl cannot read: the page still shows the rest
-        return RunVersion(version_id, "", None, str(exc), is_latest)
+        return RunVersion(version_id, version_number(session, version_id), "", None, str(exc), is_latest)
     if version is None:
         return None
-    return RunVersion(version.id, version.content_hash, version.spec, None, is_latest)
+    return RunVersion(version.id, version.number, version.content_hash, version.spec, None, is_latest)
 
 
 def parse_int(name: str, raw: str | None, *, minimum: int, maximum: int = MAX_DB_INT) -> int | None:
@@ -116,6 +117,10 @@ def ti_duration(ti: Any, now: datetime) -> float | None:
     if ti.start_date is None:
         return None
     return max(((ti.end_date or now) - ti.start_date).total_seconds(), 0.0)
+
+
+def host_and_pid(ti: Any) -> str:
+    return f"{ti.hostname or '-'}{f' / {ti.pid}' if ti.pid else ''}"
 
 
 def waiting_reasons(

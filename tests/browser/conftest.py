@@ -14,13 +14,7 @@ The backend matters little here, so these tests run once, on SQLite, whatever FL
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flowctl.db.engine import make_engine
-from tests.scheduler.conftest import FLOWCTL, Deployment, wait_until
+from tests.scheduler.conftest import Deployment, wait_until
+from tests.web.webserver_process import WebserverProcess
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -79,7 +74,16 @@ with DAG("ui_simple", schedule=None, is_paused_upon_creation=False, tags=["e2e"]
     EmptyOperator(task_id="first") >> EmptyOperator(task_id="second")
 """
 
-DAGS = {"ui_flaky": FLAKY_DAG, "ui_simple": SIMPLE_DAG}
+# one task that takes a moment, so that each try has its own start and end times
+RERUN_DAG = """
+from flowctl import DAG
+from flowctl.operators import BashOperator
+
+with DAG("ui_rerun", schedule=None, is_paused_upon_creation=False, tags=["e2e"]):
+    BashOperator(task_id="work", bash_command="sleep 1")
+"""
+
+DAGS = {"ui_flaky": FLAKY_DAG, "ui_simple": SIMPLE_DAG, "ui_rerun": RERUN_DAG}
 
 
 def browser_problem() -> str | None:
@@ -111,52 +115,6 @@ def expect(target: Any) -> Any:
 def screenshots_folder() -> Path:
     root = os.environ.get("FLOWCTL_TEST_ARTIFACTS") or str(REPO / "artifacts")
     return Path(root) / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class WebserverProcess:
-    """`flowctl webserver -p PORT` on 127.0.0.1; its stderr goes to a file shown when something fails."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stderr_path = deployment.home / "webserver.stderr"
-        with self.stderr_path.open("ab") as stderr:
-            self.popen = subprocess.Popen(
-                [*FLOWCTL, "webserver", "-H", "127.0.0.1", "-p", str(self.port)],
-                env=deployment.env,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-
-    def health(self) -> dict[str, Any] | None:
-        """The /api/v1/health answer, or None while the server does not answer."""
-        code = self.popen.poll()
-        if code is not None:
-            raise AssertionError(f"the webserver exited with code {code}:\n{self.stderr()}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/health", timeout=2) as response:
-                return json.load(response)
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")[-10_000:] if self.stderr_path.exists() else ""
-
-    def stop(self, timeout: float = 20.0) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-            raise AssertionError(f"the webserver did not exit within {timeout}s of SIGTERM") from None
 
 
 class Site:
@@ -193,7 +151,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             )
         deployment.flowctl("dags", "reserialize")
         deployment.start_scheduler(shutdown_grace=2)
-        webserver = WebserverProcess(deployment)
+        webserver = WebserverProcess(deployment.home, deployment.env)
         server = webserver
         wait_until(
             lambda: (server.health() or {}).get("scheduler", {}).get("status") == "healthy",

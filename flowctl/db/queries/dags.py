@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from flowctl.db.models import Dag, DagFile, DagImportError, DagRun, DagTag, SerializedDag
 from flowctl.state import RunType
@@ -197,15 +197,6 @@ def count_dags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Dag)) or 0
 
 
-def version_hashes(session: Session, version_ids: Iterable[int]) -> dict[int, str]:
-    """version id -> content hash, for the versions that exist."""
-    ids = list(set(version_ids))
-    if not ids:
-        return {}
-    rows = session.execute(select(SerializedDag.id, SerializedDag.content_hash).where(SerializedDag.id.in_(ids)))
-    return {version_id: digest for version_id, digest in rows}
-
-
 def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """version id -> serialized DAG data, for the versions that exist."""
     ids = list(set(version_ids))
@@ -213,6 +204,22 @@ def version_data(session: Session, version_ids: Iterable[int]) -> dict[int, dict
         return {}
     rows = session.execute(select(SerializedDag.id, SerializedDag.data).where(SerializedDag.id.in_(ids)))
     return {version_id: data for version_id, data in rows}
+
+
+def version_keys(session: Session, version_ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+    """version id -> (content hash, number), for the versions that exist. The number counts the DAG's
+    stored versions up to this one (1 for its oldest): ids are shared by every DAG, so they do not."""
+    ids = list(set(version_ids))
+    if not ids:
+        return {}
+    older = aliased(SerializedDag)
+    rows = session.execute(
+        select(SerializedDag.id, SerializedDag.content_hash, func.count(older.id))
+        .join(older, (older.dag_id == SerializedDag.dag_id) & (older.id <= SerializedDag.id))
+        .where(SerializedDag.id.in_(ids))
+        .group_by(SerializedDag.id, SerializedDag.content_hash)
+    )
+    return {version_id: (digest, number) for version_id, digest, number in rows}
 
 
 def version_source(session: Session, version_id: int) -> tuple[str, str | None] | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from flowctl.db.models import User
@@ -28,3 +30,14 @@ def list_users(session: Session) -> list[User]:
 
 def delete_user(session: Session, username: str) -> bool:
     return session.execute(delete(User).where(User.username == username)).rowcount == 1
+
+
+def record_login(session: Session, user_id: int, *, at: datetime) -> None:
+    """A successful login: when, and the failure count back to zero."""
+    session.execute(update(User).where(User.id == user_id).values(last_login_at=at, failed_login_count=0))
+
+
+def count_failed_login(session: Session, user_id: int) -> None:
+    session.execute(
+        update(User).where(User.id == user_id).values(failed_login_count=func.coalesce(User.failed_login_count, 0) + 1)
+    )

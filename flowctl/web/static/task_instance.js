@@ -1,5 +1,6 @@
 // The task instance page: follows the selected try's log while it runs (new text appended as text, never
-// as HTML) and keeps the state, try number and duration current without reloading the page.
+// as HTML) and keeps the state, try, its times and duration current without reloading the page: they
+// all come from one answer, so a cleared or retried instance never shows a new state with an old try's times.
 "use strict";
 
 (() => {
@@ -55,10 +56,31 @@
     fetchMore();
   };
 
+  // A time as the server renders it (presenters.when): a <time> in the UI zone or UTC, or a muted dash.
+  const showTime = (cell, parts) => {
+    if (!cell) return;
+    if (cell.querySelector("time")?.dateTime === parts?.iso) return;
+    let shown;
+    if (parts) {
+      shown = document.createElement("time");
+      shown.dateTime = parts.iso;
+      shown.dataset.utc = parts.utc;
+      shown.dataset.local = parts.local;
+      shown.textContent = flowctl.useUtc() ? parts.utc : parts.local;
+    } else {
+      shown = document.createElement("span");
+      shown.className = "muted";
+      shown.textContent = "-";
+    }
+    cell.replaceChildren(shown);
+  };
+
   const followState = (page) => {
     const label = document.getElementById("ti-state");
     const tryNumber = document.getElementById("ti-try");
+    const triesAllowed = document.getElementById("ti-max-tries");
     const duration = document.getElementById("ti-duration");
+    const host = document.getElementById("ti-host");
     const changed = document.getElementById("ti-changed");
     const shownState = page.dataset.state;
     const shownTry = page.dataset.tryNumber;
@@ -74,7 +96,12 @@
           label.className = `state-label state-${data.state}`;
         }
         if (tryNumber) tryNumber.textContent = String(data.try_number);
+        if (triesAllowed) triesAllowed.textContent = String(data.tries_allowed);
+        showTime(document.getElementById("ti-queued-at"), data.queued_at);
+        showTime(document.getElementById("ti-start-date"), data.start_date);
+        showTime(document.getElementById("ti-end-date"), data.end_date);
         if (duration) duration.textContent = data.duration;
+        if (host) host.textContent = data.host;
         if (changed && (data.state !== shownState || String(data.try_number) !== shownTry)) changed.hidden = false;
       } catch (error) {
         stopped = true;

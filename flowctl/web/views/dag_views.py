@@ -25,7 +25,7 @@ from flowctl.services.runs import require_run
 from flowctl.state import FINISHED_RUN_STATES
 from flowctl.web import db
 from flowctl.web.auth import require_role
-from flowctl.web.dag_versions import DagVersion, load_versions
+from flowctl.web.dag_versions import DagVersion, load_versions, version_number
 from flowctl.web.drawing import grid as grid_drawing
 from flowctl.web.drawing.svg import GanttTry, gantt_svg, graph_svg, lay_out_graph
 
@@ -142,7 +142,13 @@ def graph(dag_id: str) -> Any:
         link=(lambda task_id: ti_url(dag.dag_id, shown.run.run_id, task_id)) if shown.run else (lambda _: None),
     )
     return render_template(
-        "dag/graph.html", dag=dag, active_tab="graph", shown=shown, version=version, svg=svg, task_count=len(states)
+        "dag/graph.html",
+        dag=dag,
+        active_tab="graph",
+        shown=shown,
+        version=version,
+        svg=svg,
+        task_count=len(states),
     )
 
 
@@ -237,6 +243,7 @@ def code(dag_id: str) -> Any:
         active_tab="code",
         shown=shown,
         version_id=version_id,
+        version_number=version_number(session, version_id),
         fileloc=fileloc,
         highlighted=_highlight(source) if source is not None else None,
     )

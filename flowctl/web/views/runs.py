@@ -19,7 +19,7 @@ from flowctl.roles import Role
 from flowctl.state import FINISHED_RUN_STATES, FINISHED_TASK_STATES
 from flowctl.web import db, run_pages, task_logs
 from flowctl.web.auth import require_role
-from flowctl.web.presenters import duration
+from flowctl.web.presenters import duration, time_parts
 from flowctl.web.secret_masking import request_masker
 
 bp = Blueprint("runs", __name__)
@@ -82,6 +82,7 @@ def task_instance(dag_id: str, run_id: str, task_id: str) -> Any:
         task=spec.tasks.get(task_id) if spec else None,
         version=version,
         ti_duration=run_pages.ti_duration(ti, now),
+        host_and_pid=run_pages.host_and_pid(ti),
         tries=tries,
         try_numbers=list(range(1, last_try + 1)),
         try_number=try_number,
@@ -159,6 +160,8 @@ def run_states(dag_id: str, run_id: str) -> Any:
 @bp.get(f"{TASK}/state.json")
 @require_role(Role.VIEWER)
 def task_instance_state(dag_id: str, run_id: str, task_id: str) -> Any:
+    """The facts the page shows of the task instance's current try, all read at once: after a clear or a
+    retry the page shows the new try's state with that try's times, never the previous try's."""
     ti = _ti_from_request(dag_id, run_id, task_id)
     return jsonify(
         state=ti.state,
@@ -166,6 +169,10 @@ def task_instance_state(dag_id: str, run_id: str, task_id: str) -> Any:
         tries_allowed=ti.max_tries + 1,
         duration=duration(run_pages.ti_duration(ti, datetime.now(UTC))),
         finished=ti.state in FINISHED_TASK_STATES,
+        queued_at=time_parts(ti.queued_at),
+        start_date=time_parts(ti.start_date),
+        end_date=time_parts(ti.end_date),
+        host=run_pages.host_and_pid(ti),
     )
 
 
