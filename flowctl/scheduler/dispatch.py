@@ -45,16 +45,28 @@ def dispatch_ready(
     room = min(limits.parallelism - total, limits.executor_free)
     if room <= 0:
         return []
-    candidates = ti_queries.scheduled(session, limit=limits.batch, skip_locked=limits.skip_locked)
+    pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
+    dag_limits = dict(
+        session.execute(select(Dag.dag_id, Dag.max_active_tasks).where(Dag.dag_id.in_(list(per_dag)))).all()
+    )
+    candidates = ti_queries.scheduled(
+        session,
+        limit=limits.batch,
+        skip_locked=limits.skip_locked,
+        # Left out of the query, so that what cannot start does not fill the batch and starve the rest.
+        full_dags=[dag_id for dag_id, count in per_dag.items() if count >= dag_limits.get(dag_id, count + 1)],
+        full_pools=[pool for pool, used in per_pool.items() if used >= pools.get(pool, 0)],
+    )
     if not candidates:
         return []
     runs = _runs_of(session, candidates)
-    dag_limits = dict(
+    dag_limits |= dict(
         session.execute(
-            select(Dag.dag_id, Dag.max_active_tasks).where(Dag.dag_id.in_({c.dag_id for c in candidates}))
+            select(Dag.dag_id, Dag.max_active_tasks).where(
+                Dag.dag_id.in_({c.dag_id for c in candidates} - set(dag_limits))
+            )
         ).all()
     )
-    pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
     chosen: list[_Queueing] = []
     for ti in candidates:
         if room <= 0:

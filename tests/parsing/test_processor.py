@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flowctl.db import models
 from tests.conftest import Cli
+from tests.scheduler.conftest import pid_alive, wait_until
 
 # Short timeouts so hanging files cost seconds; enough processes that every file parses at once.
 PARSE_ENV = {
@@ -504,3 +506,68 @@ def test_a_symlink_loop_in_the_dags_folder_does_not_parse_files_repeatedly(flowc
 
     assert listed_dag_ids(flowctl) == ["pipeline"]
     assert import_errors(flowctl) == {}
+
+
+def test_fixing_a_helper_module_clears_the_import_error_of_the_dag_file_that_imports_it(
+    flowctl: Cli, dags_folder: Path
+) -> None:
+    # Given: a DAG file whose helper module is broken
+    write(dags_folder, "fragile_settings.py", 'raise RuntimeError("team settings are broken")\n')
+    write_dag(dags_folder, "uses_helper.py", "uses_helper", prelude="from fragile_settings import OWNER\n")
+    assert "team settings are broken" in import_errors(flowctl)["uses_helper.py"]
+
+    # When: only the helper is fixed
+    write(dags_folder, "fragile_settings.py", 'OWNER = "analytics"\n')
+
+    # Then: the DAG file is parsed again
+    assert import_errors(flowctl) == {}
+    assert listed_dag_ids(flowctl) == ["uses_helper"]
+
+
+def test_a_changed_helper_module_stores_the_new_shape_of_the_dag_that_imports_it(
+    flowctl: Cli, dags_folder: Path
+) -> None:
+    write(dags_folder, "shape_of_shaped.py", 'TASKS = ["extract"]\n')
+    prelude = "from shape_of_shaped import TASKS\n"
+    source = (
+        "from flowctl import DAG\nfrom flowctl.operators import EmptyOperator\n"
+        f'{prelude}with DAG("shaped", schedule=None):\n    [EmptyOperator(task_id=t) for t in TASKS]\n'
+    )
+    write(dags_folder, "shaped.py", source)
+    assert flowctl("tasks", "list", "shaped").stdout.split() == ["extract"]
+
+    write(dags_folder, "shape_of_shaped.py", 'TASKS = ["extract", "load"]\n')
+
+    assert flowctl("tasks", "list", "shaped").stdout.split() == ["extract", "load"]
+
+
+def test_what_a_dag_file_starts_while_it_is_imported_is_stopped_with_its_parse(
+    flowctl: Cli, dags_folder: Path, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    prelude = f"""
+        import pathlib, subprocess
+        pathlib.Path({str(pid_file)!r}).write_text(str(subprocess.Popen(["sleep", "60"]).pid))
+    """
+    write_dag(dags_folder, "forks.py", "forks", prelude=prelude)
+
+    assert listed_dag_ids(flowctl) == ["forks"]
+
+    child = int(pid_file.read_text())
+    wait_until(lambda: not pid_alive(child), timeout=10, what="the process the DAG file started to end")
+
+
+def test_commands_about_a_known_dag_do_not_wait_for_a_new_file_that_hangs(flowctl: Cli, dags_folder: Path) -> None:
+    # Given: a parsed DAG, then a new file that hangs for the whole import timeout (3 s)
+    write_dag(dags_folder, "pipeline.py", "pipeline", "a", "b")
+    assert listed_dag_ids(flowctl) == ["pipeline"]
+    write(dags_folder, "hangs.py", "# a dag file\nimport time\ntime.sleep(60)\n")
+
+    # When / Then: trigger, pause and tasks list answer without parsing it
+    for args in (("dags", "trigger", "pipeline"), ("dags", "unpause", "pipeline"), ("tasks", "list", "pipeline")):
+        started = time.monotonic()
+        assert flowctl(*args).exit_code == 0
+        assert time.monotonic() - started < 2.5, f"flowctl {' '.join(args)} waited for the hanging file"
+
+    # ...while listing every DAG still parses it, and names it
+    assert "timed out" in import_errors(flowctl)["hangs.py"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -124,17 +124,42 @@ def active_counts(session: Session) -> tuple[int, dict[str, int], dict[tuple[str
     return total, per_dag, per_task, per_pool
 
 
-def scheduled(session: Session, *, limit: int, skip_locked: bool) -> list[TaskInstance]:
-    """Task instances ready to queue, most important first."""
-    query = (
-        select(TaskInstance)
-        .where(TaskInstance.state == TaskState.SCHEDULED)
-        .order_by(TaskInstance.priority_weight.desc(), TaskInstance.run_id, TaskInstance.task_id)
-        .limit(limit)
+def scheduled(
+    session: Session,
+    *,
+    limit: int,
+    skip_locked: bool,
+    full_dags: Collection[str] = (),
+    full_pools: Collection[str] = (),
+) -> list[TaskInstance]:
+    """Task instances ready to queue (but those of DAGs and pools that have no room), in the order they
+    get slots: the most important first; among equals, each run's first before any run's second, so a
+    wide run cannot take every slot while another waits; then the oldest."""
+    turn = func.row_number().over(
+        partition_by=(TaskInstance.dag_id, TaskInstance.run_id),
+        order_by=(TaskInstance.priority_weight.desc(), TaskInstance.id),
     )
+    ready = select(TaskInstance.id, TaskInstance.priority_weight, turn.label("turn")).where(
+        TaskInstance.state == TaskState.SCHEDULED
+    )
+    if full_dags:
+        ready = ready.where(TaskInstance.dag_id.not_in(list(full_dags)))
+    if full_pools:
+        ready = ready.where(TaskInstance.pool.not_in(list(full_pools)))
+    ranked = ready.subquery()
+    order = list(
+        session.scalars(
+            select(ranked.c.id).order_by(ranked.c.priority_weight.desc(), ranked.c.turn, ranked.c.id).limit(limit)
+        )
+    )
+    if not order:
+        return []
+    # Locked in a second statement: row locks and window functions do not go together in one.
+    query = select(TaskInstance).where(TaskInstance.id.in_(order), TaskInstance.state == TaskState.SCHEDULED)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    found = {ti.id: ti for ti in session.scalars(query)}
+    return [found[ti_id] for ti_id in order if ti_id in found]
 
 
 def orphaned(session: Session, live_job_ids: Iterable[int]) -> list[TaskInstance]:
