@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from flowctl.db.models import DagRun, TaskInstance, TaskInstanceTry, XCom
+from flowctl.db.models import DagImportError, DagRun, TaskInstance, TaskInstanceTry, XCom
 from flowctl.xcom_codec import decode_xcom
 from tests.conftest import Cli
 
@@ -222,6 +222,12 @@ class Deployment:
                 f"its tasks {self.ti_states(run_id)})"
             ),
         )
+
+    def import_errors(self) -> dict[str, str]:
+        """File name -> error of every DAG file that failed to import."""
+        with Session(self.engine) as session:
+            rows = session.execute(select(DagImportError.filename, DagImportError.stack_trace))
+            return {Path(filename).name: error for filename, error in rows}
 
     def task_instances(self, run_id: str) -> list[TaskInstance]:
         with Session(self.engine, expire_on_commit=False) as session:

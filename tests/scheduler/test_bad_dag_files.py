@@ -4,9 +4,11 @@ DAG's tries run on as usual."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from tests.scheduler.conftest import Deployment
+from tests.scheduler.conftest import Deployment, wait_until
 
 IMPORT_TIMEOUT = {"FLOWCTL__CORE__DAGBAG_IMPORT_TIMEOUT": "3"}
 
@@ -24,9 +26,14 @@ import time
 from flowctl import DAG
 from flowctl.operators import PythonOperator
 
+
+def nap():
+    time.sleep(0.05)
+
+
 with DAG("bystander", schedule=None, is_paused_upon_creation=False, max_active_tasks=32):
     for i in range(30):
-        PythonOperator(task_id=f"t{i:02d}", python_callable=time.sleep, op_args=[0.05])
+        PythonOperator(task_id=f"t{i:02d}", python_callable=nap)
 """
 
 EDITS = {
@@ -93,3 +100,41 @@ def test_a_worker_stuck_importing_a_dag_file_is_replaced_and_its_try_fails_with_
     assert "its worker stopped answering" in deployment.read_log("victim", victim_run, "work")
     bystander_run = deployment.trigger("bystander")
     assert deployment.wait_for_run("bystander", bystander_run, timeout=30) == "success"
+
+
+CHAIN = """
+import time
+
+from flowctl import DAG
+from flowctl.operators import PythonOperator
+
+with DAG("chain", schedule=None, is_paused_upon_creation=False):
+    previous = None
+    for i in range(40):
+        current = PythonOperator(task_id=f"t{i:02d}", python_callable=time.sleep, op_args=[0.05])
+        if previous is not None:
+            previous >> current
+        previous = current
+"""
+
+
+def test_a_new_dag_file_that_hangs_does_not_pause_a_running_chain(deployment: Deployment) -> None:
+    # Given: a chain of 40 short tasks running
+    deployment.write_dag("chain", CHAIN)
+    deployment.start(env={"FLOWCTL__CORE__DAGBAG_IMPORT_TIMEOUT": "4"})
+    run_id = deployment.trigger("chain")
+    wait_until(
+        lambda: sum(ti.state == "success" for ti in deployment.task_instances(run_id)) >= 5,
+        timeout=30,
+        what="the chain to get going",
+    )
+
+    # When: a new file that hangs for the whole import timeout appears
+    deployment.write_dag("hangs", "# a dag file\nimport time\ntime.sleep(60)\n")
+
+    # Then: no hand-off in the chain waited for it to be parsed
+    assert deployment.wait_for_run("chain", run_id, timeout=60) == "success"
+    ends = sorted(ti.end_date for ti in deployment.task_instances(run_id))
+    longest = max((later - earlier).total_seconds() for earlier, later in itertools.pairwise(ends))
+    assert longest < 2, f"a hand-off took {longest:.1f}s"
+    wait_until(lambda: deployment.import_errors(), timeout=20, what="the hanging file's import error")
