@@ -55,14 +55,12 @@ class LocalExecutor:
         self.hung_after = 2 * settings.core.dagbag_import_timeout + 10
 
     def start(self) -> None:
-        for _ in range(self.worker_count):
-            self.workers.append(self._spawn())  # one by one: each new worker closes its elders' pipe ends
+        self.workers = [self._spawn() for _ in range(self.worker_count)]
 
     def _spawn(self) -> _WorkerHandle:
         ours, theirs = self._context.Pipe(duplex=True)
-        executor_ends = [ours.fileno()] + [w.connection.fileno() for w in self.workers if not w.connection.closed]
         process = self._context.Process(
-            target=worker_main, args=(theirs, self.settings, os.getpid(), executor_ends), name="flowctl-worker"
+            target=worker_main, args=(theirs, self.settings, os.getpid()), name="flowctl-worker"
         )
         process.start()
         theirs.close()

@@ -17,6 +17,7 @@ import functools
 import os
 import signal
 import socket
+import stat
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -134,3 +135,22 @@ def _libc() -> Any:
     import ctypes
 
     return ctypes.CDLL("libc.so.6", use_errno=True)  # loaded once in a worker: its children inherit it
+
+
+def close_inherited_fds(keep: set[int]) -> None:
+    """Close the pipes and sockets this (just forked) process got from its parent, but stdin/stdout/stderr
+    and `keep`: a pipe the parent holds must read as closed once the parent dies, and a socket it listens
+    on must be free for its successor. Regular files stay open: SQLite keeps per-process books of the
+    descriptors of its database files, and would lose its locks if one closed behind its back. The Python
+    objects that wrapped what is closed stay unused in this process."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd <= 2 or fd in keep:
+            continue
+        with contextlib.suppress(OSError):
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISSOCK(mode) or stat.S_ISFIFO(mode):
+                os.close(fd)

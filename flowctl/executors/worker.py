@@ -25,7 +25,7 @@ from typing import Any
 from flowctl.config import Settings
 from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
 from flowctl.executors.dag_loading import DagLoader, LoadLimits
-from flowctl.executors.process_tree import set_parent_death_signal
+from flowctl.executors.process_tree import close_inherited_fds, set_parent_death_signal
 from flowctl.logs import append_line
 from flowctl.parsing.processor import dag_folders, defaults_from
 
@@ -408,12 +408,8 @@ def _exit_reason(code: int) -> str:
     return f"exited with code {code} without reporting an outcome"
 
 
-def worker_main(connection: Connection, settings: Settings, parent_pid: int, inherited_fds: list[int]) -> None:
-    """`inherited_fds`: the executor's ends of the worker pipes, which this process got by forking. Closed
-    here, so that when the executor's process dies its pipe to this worker reads as closed."""
-    for fd in inherited_fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+def worker_main(connection: Connection, settings: Settings, parent_pid: int) -> None:
+    close_inherited_fds(keep={connection.fileno()})
     Worker(connection, settings).serve(parent_pid)
 
 

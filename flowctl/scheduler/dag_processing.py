@@ -5,7 +5,6 @@ if it dies."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -26,23 +25,20 @@ class DagProcessorChild:
         self.process: Any = None
         self._started_at = 0.0
 
-    def start(self, *, inherited_fds: list[int]) -> None:
-        """Fork the processor (before this process opens DB connections: it makes its own).
-        `inherited_fds`: descriptors of ours the child must not keep open (the executor's pipe ends)."""
+    def start(self) -> None:
+        """Fork the processor (it makes its own DB connections)."""
         context = multiprocessing.get_context("fork")
-        self.process = context.Process(
-            target=_main, args=(self.settings, os.getpid(), inherited_fds), name="flowctl-dag-processor"
-        )
+        self.process = context.Process(target=_main, args=(self.settings, os.getpid()), name="flowctl-dag-processor")
         self.process.start()
         self._started_at = time.monotonic()
 
-    def ensure_running(self, *, inherited_fds: list[int]) -> None:
+    def ensure_running(self) -> None:
         """Start it again if it died (not more often than every few seconds)."""
         if self.process.is_alive() or time.monotonic() - self._started_at < RESTART_DELAY_SECONDS:
             return
         log.warning("the DAG processor ended (exit code %s): starting it again", self.process.exitcode)
         self.process.join(0)
-        self.start(inherited_fds=inherited_fds)
+        self.start()
 
     def stop(self, *, timeout: float = 10.0) -> None:
         if self.process is None:
@@ -55,10 +51,10 @@ class DagProcessorChild:
             self.process.join()
 
 
-def _main(settings: Settings, parent_pid: int, inherited_fds: list[int]) -> None:
+def _main(settings: Settings, parent_pid: int) -> None:
     """In the child: stop on SIGTERM (from the scheduler, or when it dies), parse until then."""
     from flowctl.db.engine import make_engine, make_session_factory
-    from flowctl.executors.process_tree import set_parent_death_signal
+    from flowctl.executors.process_tree import close_inherited_fds, set_parent_death_signal
     from flowctl.parsing.continuous import keep_in_step
     from flowctl.services.wakeup import poke
 
@@ -73,9 +69,7 @@ def _main(settings: Settings, parent_pid: int, inherited_fds: list[int]) -> None
     set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the scheduler died before the signal was asked for
         os._exit(0)
-    for fd in inherited_fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+    close_inherited_fds(keep=set())
     engine = make_engine(settings.core.sql_alchemy_conn)
 
     def after_pass(result: Any) -> None:

@@ -65,7 +65,7 @@ class Scheduler:
         self.executor = executor_for(self.settings)
         self.executor.start()  # workers fork before this process opens any DB connection
         self.processor = DagProcessorChild(self.settings)
-        self.processor.start(inherited_fds=self.executor.filenos())  # the DAG files, parsed beside the loop
+        self.processor.start()  # the DAG files, parsed beside the loop
         try:
             self.engine = make_engine(self.settings.core.sql_alchemy_conn)
             self.factory = make_session_factory(self.engine, immediate=True)
@@ -220,7 +220,7 @@ class Scheduler:
                     # Another scheduler, or a command running tasks, may have died since we started.
                     recovered = self._recover_orphans(session, now=now)
                     self._last_heartbeat = time.monotonic()
-                    self.processor.ensure_running(inherited_fds=self.executor.filenos())
+                    self.processor.ensure_running()
         except DBAPIError as exc:
             self._db_backoff = min(max(self._db_backoff * 2, MIN_DB_BACKOFF_SECONDS), MAX_DB_BACKOFF_SECONDS)
             log.error("metadata DB error, retrying in %.1fs: %s", self._db_backoff, str(exc).splitlines()[0])

@@ -299,6 +299,11 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path, db_url: str, engi
     is stopped with SIGTERM at teardown and must exit 0."""
     deployment = Deployment(tmp_path, db_url=db_url, engine=engine)
     yield deployment
+    tear_down(request, deployment)
+
+
+def tear_down(request: pytest.FixtureRequest, deployment: Deployment) -> None:
+    """Stop its schedulers (each must exit 0 on SIGTERM) and check nothing of it is left running."""
     codes: list[int] = []
     problem: AssertionError | None = None
     try:

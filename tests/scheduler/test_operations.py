@@ -8,18 +8,21 @@ import collections
 import os
 import shutil
 import signal
-import subprocess
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from flowctl.db.engine import make_engine
 from flowctl.db.models import Job
 from flowctl.services.wakeup import poke
-from tests.scheduler.conftest import Deployment, SchedulerProcess, pid_alive, read_ledger, wait_until
+from tests.private_postgresql import PrivatePostgreSQL
+from tests.scheduler.conftest import Deployment, SchedulerProcess, pid_alive, read_ledger, tear_down, wait_until
 
 ONE_TASK = """
 from flowctl import DAG
@@ -210,8 +213,30 @@ with DAG("steady", schedule=None, is_paused_upon_creation=False):
 """
 
 
-def test_the_scheduler_survives_a_postgresql_restart_and_finishes_the_run(deployment: Deployment, db_url: str) -> None:
-    cluster = _local_postgresql_cluster(db_url)
+@pytest.fixture
+def outage_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Deployment, Any]]:
+    """A deployment on a PostgreSQL server of the test's own, which it may stop and start (the shared one
+    on 5432 is never touched)."""
+    server = PrivatePostgreSQL()
+    server.start()
+    engine = make_engine(server.create_database("flowctl"))
+    deployment = Deployment(tmp_path, db_url=engine.url.render_as_string(hide_password=False), engine=engine)
+    try:
+        yield deployment, server
+    finally:
+        try:
+            if not server.running():
+                server.start()
+            tear_down(request, deployment)
+        finally:
+            engine.dispose()
+            server.remove()
+
+
+def test_the_scheduler_survives_a_postgresql_outage_heartbeats_as_soon_as_it_ends_and_finishes_the_run(
+    outage_deployment: tuple[Deployment, Any],
+) -> None:
+    deployment, server = outage_deployment
 
     # Given: a run of four 1 s tasks, one after the other, under way
     deployment.write_dag("steady", SLOW_CHAIN)
@@ -224,61 +249,35 @@ def test_the_scheduler_survives_a_postgresql_restart_and_finishes_the_run(deploy
     )
     stderr = deployment.home / "scheduler.stderr"
 
-    # When: the PostgreSQL server goes down until the scheduler has noticed, and comes back
-    try:
-        _pg_ctlcluster(cluster, "stop", "--mode", "fast")  # disconnects the scheduler's connections
-        wait_until(
-            lambda: "metadata DB error, retrying" in stderr.read_text(),
-            timeout=20,
-            what="the scheduler to report the DB outage",
-        )
-        assert scheduler.alive()
-    finally:  # never leave the server down, whatever happened
-        if not _pg_ready():
-            _pg_ctlcluster(cluster, "start")
-        wait_until(_pg_ready, timeout=60, what="PostgreSQL to accept connections again")
-        deployment.engine.dispose()  # this test's pooled connections died with the server
+    # When: the PostgreSQL server goes down for a few seconds and comes back
+    server.stop()  # a fast shutdown: the scheduler's connections are cut
+    wait_until(
+        lambda: "metadata DB error, retrying" in stderr.read_text(),
+        timeout=20,
+        what="the scheduler to report the DB outage",
+    )
+    time.sleep(4)  # the outage itself: long enough for a doubling backoff to grow
+    assert scheduler.alive()
+    server.start()
+    back_at = datetime.now(UTC)
+    deployment.engine.dispose()  # this test's pooled connections died with the server
 
-    # Then: the scheduler carried on and finished the run
+    # Then: the scheduler's heartbeat is fresh within a few seconds (it probes the DB every 2 s at most)
+    wait_until(
+        lambda: (_latest_heartbeat(deployment) or back_at) > back_at,
+        timeout=4,
+        what="the scheduler to heartbeat after the outage",
+    )
+    # ...and it finished the run, the outage costing no try
     assert deployment.wait_for_run("steady", run_id, timeout=60) == "success"
     assert deployment.ti_states(run_id) == {f"step{i}": "success" for i in range(4)}
-    for step in range(4):  # the outage cost no try: the one running then was recorded once it was over
+    for step in range(4):
         assert [t.state for t in deployment.tries(run_id, f"step{step}")] == ["success"]
     assert scheduler.alive()
-
-    # ...and a run triggered afterwards succeeds too
     after = deployment.trigger("steady")
     assert deployment.wait_for_run("steady", after, timeout=30) == "success"
 
 
-def _local_postgresql_cluster(db_url: str) -> str:
-    """The version of the one PostgreSQL cluster on this machine that db_url points at (else skip)."""
-    url = make_url(db_url)
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("restarts the PostgreSQL server: PostgreSQL backend only")
-    if url.host not in ("127.0.0.1", "localhost"):
-        pytest.skip(f"the test database is on {url.host}, not on this machine's PostgreSQL server")
-    if os.geteuid() != 0:
-        pytest.skip("restarting PostgreSQL with pg_ctlcluster needs root")
-    if shutil.which("pg_ctlcluster") is None or shutil.which("pg_isready") is None:
-        pytest.skip("pg_ctlcluster / pg_isready are not installed (Debian postgresql-common)")
-    versions = sorted(p.parent.name for p in Path("/etc/postgresql").glob("*/main"))
-    if len(versions) != 1:
-        pytest.skip(f"expected one PostgreSQL cluster named main under /etc/postgresql, found {versions}")
-    return versions[0]
-
-
-def _pg_ctlcluster(version: str, action: str, *options: str) -> None:
-    result = subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *options, version, "main", action],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"pg_ctlcluster {action} exited {result.returncode}: {result.stderr}"
-
-
-def _pg_ready() -> bool:
-    result = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False, timeout=10)
-    return result.returncode == 0
+def _latest_heartbeat(deployment: Deployment) -> datetime | None:
+    with Session(deployment.engine) as session:
+        return session.scalar(select(func.max(Job.latest_heartbeat)).where(Job.job_type == "scheduler"))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.private_postgresql import PrivatePostgreSQL
 from tests.scheduler.conftest import Deployment, wait_until
-from tests.web.private_postgresql import PrivatePostgreSQL
 from tests.web.webserver_process import WebserverProcess
 
 PASSWORD = "outage-test-password"

@@ -57,7 +57,8 @@ class PrivatePostgreSQL:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def running(self) -> bool:
-        result = subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
+        command = [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "status"]
+        result = subprocess.run(command, capture_output=True, check=False)
         return result.returncode == 0
 
     def create_database(self, name: str) -> str:
