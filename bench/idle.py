@@ -30,6 +30,14 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size: each shared page counted once across the processes that share it."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
@@ -52,8 +60,11 @@ def main() -> None:
         time.sleep(args.seconds)
         used = (sum(cpu_ticks(p) for p in pids) - before) / os.sysconf("SC_CLK_TCK")
         total_rss = sum(rss_kib(p) for p in pids) / 1024
-        print(f"processes: {len(pids)} (scheduler + workers)")
-        print(f"idle RSS, scheduler + worker pool, 100 DAGs: {total_rss:.0f} MiB (target <= 200 MiB)")
+        total_pss = sum(pss_kib(p) for p in pids) / 1024
+        print(f"processes: {len(pids)} (scheduler, DAG processor, workers)")
+        for pid in pids:
+            print(f"  {pid}: RSS {rss_kib(pid) / 1024:.0f} MiB, PSS {pss_kib(pid) / 1024:.0f} MiB")
+        print(f"idle memory, 100 DAGs: PSS {total_pss:.0f} MiB (target <= 200 MiB); sum of RSS {total_rss:.0f} MiB")
         print(f"idle CPU: {100 * used / args.seconds:.2f} % of one core over {args.seconds:.0f} s (target < 2 %)")
     finally:
         scheduler.send_signal(signal.SIGTERM)
