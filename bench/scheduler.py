@@ -79,7 +79,7 @@ def main() -> None:
 
     settings = settings_from_environment()
     engine = make_engine(settings.core.sql_alchemy_conn)
-    factory = make_session_factory(engine)
+    factory = make_session_factory(engine, immediate=True)
     time.sleep(2)  # let the scheduler start its workers
     try:
         for name in args.only.split(","):

@@ -46,50 +46,68 @@ def dispatch_ready(
     if room <= 0:
         return []
     pools = dict(session.execute(select(Pool.pool, Pool.slots)).all())
-    dag_limits = dict(
-        session.execute(select(Dag.dag_id, Dag.max_active_tasks).where(Dag.dag_id.in_(list(per_dag)))).all()
-    )
-    candidates = ti_queries.scheduled(
-        session,
-        limit=limits.batch,
-        skip_locked=limits.skip_locked,
-        # Left out of the query, so that what cannot start does not fill the batch and starve the rest.
-        full_dags=[dag_id for dag_id, count in per_dag.items() if count >= dag_limits.get(dag_id, count + 1)],
-        full_pools=[pool for pool, used in per_pool.items() if used >= pools.get(pool, 0)],
-    )
-    if not candidates:
-        return []
-    runs = _runs_of(session, candidates)
-    dag_limits |= dict(
-        session.execute(
-            select(Dag.dag_id, Dag.max_active_tasks).where(
-                Dag.dag_id.in_({c.dag_id for c in candidates} - set(dag_limits))
-            )
-        ).all()
-    )
+    capacity = _Capacity(room, per_dag, per_task, per_pool, pools, _max_active_tasks(session, set(per_dag)))
     chosen: list[_Queueing] = []
-    for ti in candidates:
-        if room <= 0:
-            break
-        run = runs[(ti.dag_id, ti.run_id)]
-        spec = versions.get(session, run.dag_version_id)  # type: ignore[arg-type]
-        task = spec.tasks.get(ti.task_id)
-        if task is None:
-            continue
-        if per_dag.get(ti.dag_id, 0) >= dag_limits.get(ti.dag_id, spec.max_active_tasks):
-            continue
-        if task.max_active_tis_per_dag and per_task.get((ti.dag_id, ti.task_id), 0) >= task.max_active_tis_per_dag:
-            continue
-        if per_pool.get(ti.pool, 0) + ti.pool_slots > pools.get(ti.pool, 0):
-            continue
-        chosen.append(_Queueing(ti, task, spec, run))
-        room -= 1
-        per_dag[ti.dag_id] = per_dag.get(ti.dag_id, 0) + 1
-        per_task[(ti.dag_id, ti.task_id)] = per_task.get((ti.dag_id, ti.task_id), 0) + 1
-        per_pool[ti.pool] = per_pool.get(ti.pool, 0) + ti.pool_slots
+    # Candidates come a page at a time, a page about twice the free slots: most of them start, and the
+    # next page is only read when per-task or pool-size limits held many back.
+    page, offset = max(2 * room, 16), 0
+    while capacity.room > 0 and offset < limits.batch:
+        candidates = ti_queries.scheduled(
+            session,
+            limit=min(page, limits.batch - offset),
+            offset=offset,
+            skip_locked=limits.skip_locked,
+            # left out of the query, so that what cannot start never fills a page
+            full_dags=capacity.full_dags(),
+            full_pools=capacity.full_pools(),
+        )
+        runs = _runs_of(session, candidates)
+        capacity.dag_limits |= _max_active_tasks(session, {c.dag_id for c in candidates} - set(capacity.dag_limits))
+        for ti in candidates:
+            run = runs[(ti.dag_id, ti.run_id)]
+            spec = versions.get(session, run.dag_version_id)  # type: ignore[arg-type]
+            task = spec.tasks.get(ti.task_id)
+            if capacity.room > 0 and task is not None and capacity.take(ti, task, spec):
+                chosen.append(_Queueing(ti, task, spec, run))
+        if len(candidates) < page:
+            break  # nothing more is ready
+        offset += page
     return queue_task_instances(
         session, chosen, log_folder=log_folder, job_id=job_id, now=now, snapshots=snapshots or RunSnapshots()
     )
+
+
+@dataclass(slots=True)
+class _Capacity:
+    """What may still start in this dispatch: free slots, and what each DAG, task and pool already runs."""
+
+    room: int
+    per_dag: dict[str, int]
+    per_task: dict[tuple[str, str], int]
+    per_pool: dict[str, int]
+    pools: dict[str, int]
+    dag_limits: dict[str, int]  # max_active_tasks by DAG id
+
+    def full_dags(self) -> list[str]:
+        return [dag_id for dag_id, count in self.per_dag.items() if count >= self.dag_limits.get(dag_id, count + 1)]
+
+    def full_pools(self) -> list[str]:
+        return [pool for pool, used in self.per_pool.items() if used >= self.pools.get(pool, 0)]
+
+    def take(self, ti: TaskInstance, task: TaskSpec, spec: DagSpec) -> bool:
+        """Count `ti` in if every limit leaves it room; returns whether it did."""
+        per_task_key = (ti.dag_id, ti.task_id)
+        if self.per_dag.get(ti.dag_id, 0) >= self.dag_limits.get(ti.dag_id, spec.max_active_tasks):
+            return False
+        if task.max_active_tis_per_dag and self.per_task.get(per_task_key, 0) >= task.max_active_tis_per_dag:
+            return False
+        if self.per_pool.get(ti.pool, 0) + ti.pool_slots > self.pools.get(ti.pool, 0):
+            return False
+        self.room -= 1
+        self.per_dag[ti.dag_id] = self.per_dag.get(ti.dag_id, 0) + 1
+        self.per_task[per_task_key] = self.per_task.get(per_task_key, 0) + 1
+        self.per_pool[ti.pool] = self.per_pool.get(ti.pool, 0) + ti.pool_slots
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +178,16 @@ def queue_task_instances(
     return commands
 
 
+def _max_active_tasks(session: Session, dag_ids: set[str]) -> dict[str, int]:
+    if not dag_ids:
+        return {}
+    query = select(Dag.dag_id, Dag.max_active_tasks).where(Dag.dag_id.in_(dag_ids))
+    return {dag_id: limit for dag_id, limit in session.execute(query)}
+
+
 def _runs_of(session: Session, tis: list[TaskInstance]) -> dict[tuple[str, str], DagRun]:
+    if not tis:
+        return {}
     keys = {(ti.dag_id, ti.run_id) for ti in tis}
     runs = session.scalars(
         select(DagRun).where(DagRun.dag_id.in_({d for d, _ in keys}), DagRun.run_id.in_({r for _, r in keys}))

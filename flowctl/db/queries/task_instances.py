@@ -128,6 +128,7 @@ def scheduled(
     session: Session,
     *,
     limit: int,
+    offset: int = 0,
     skip_locked: bool,
     full_dags: Collection[str] = (),
     full_pools: Collection[str] = (),
@@ -147,18 +148,16 @@ def scheduled(
     if full_pools:
         ready = ready.where(TaskInstance.pool.not_in(list(full_pools)))
     ranked = ready.subquery()
-    order = list(
-        session.scalars(
-            select(ranked.c.id).order_by(ranked.c.priority_weight.desc(), ranked.c.turn, ranked.c.id).limit(limit)
-        )
-    )
+    in_turn = (ranked.c.priority_weight.desc(), ranked.c.turn, ranked.c.id)
+    if not skip_locked:
+        query = select(TaskInstance).join(ranked, ranked.c.id == TaskInstance.id).order_by(*in_turn)
+        return list(session.scalars(query.limit(limit).offset(offset)))
+    # Locked in a second statement: row locks and window functions do not go together in one.
+    order = list(session.scalars(select(ranked.c.id).order_by(*in_turn).limit(limit).offset(offset)))
     if not order:
         return []
-    # Locked in a second statement: row locks and window functions do not go together in one.
     query = select(TaskInstance).where(TaskInstance.id.in_(order), TaskInstance.state == TaskState.SCHEDULED)
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    found = {ti.id: ti for ti in session.scalars(query)}
+    found = {ti.id: ti for ti in session.scalars(query.with_for_update(skip_locked=True))}
     return [found[ti_id] for ti_id in order if ti_id in found]
 
 
