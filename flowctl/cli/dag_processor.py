@@ -40,4 +40,11 @@ def dag_processor(runtime: Runtime, num_runs: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     require_current_schema(runtime.engine)
-    keep_in_step(runtime.settings, runtime.session_factory, stopping=lambda: stopping, on_pass=report, passes=num_runs)
+    keep_in_step(
+        runtime.settings,
+        runtime.session_factory,
+        stopping=lambda: stopping,
+        on_pass=report,
+        passes=num_runs,
+        reader=runtime.task_session_factory,
+    )

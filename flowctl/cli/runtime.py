@@ -120,6 +120,7 @@ class Runtime:
             force=force,
             load_examples=load_examples,
             only=only,
+            reader=self.task_session_factory,
         )
 
     def close(self) -> None:

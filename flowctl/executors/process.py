@@ -3,6 +3,7 @@ its outcome for the supervisor."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 
 from flowctl.config import Settings
 from flowctl.executors.base import TaskCommand, TaskOutcome
+from flowctl.executors.spool import SpoolWriter, spool_path
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s - %(message)s"
 
@@ -61,38 +63,47 @@ def warm_engine(settings: Settings) -> Engine:
 
 
 def run_in_child(
-    command: TaskCommand, dag: Any, *, settings: Settings, engine: Engine, outcome_fd: int, masker: Any
+    command: TaskCommand,
+    dag: Any,
+    *,
+    settings: Settings,
+    engine: Engine,
+    outcome_fd: int,
+    masker: Any,
+    group: bytes,
 ) -> int:
     """Body of a forked task process whose output is captured (capture_output) and whose `engine` has
-    a pool of its own: log to the try's file, run the try, write the outcome to `outcome_fd`, return an
-    exit code."""
-    from flowctl.executors import spool
-    from flowctl.executors.process_tree import ProcessGroupIdentity
-
+    a pool of its own: log to the try's file, run the try, keep its outcome in the try's spool and write
+    it to `outcome_fd`, return an exit code. `group`: the spool's record of this process's group."""
     point_output_at(command.log_path)
-    path = spool.spool_path(command.log_path)
+    path = spool_path(command.log_path)
+    payloads: list[bytes] = []
     try:
-        spool.write_start(path, ProcessGroupIdentity.of_this_process(), queued_at=command.queued_at, at=_now())
+        writer = SpoolWriter(path, group, queued_at=command.queued_at, at=_now())
     except OSError as exc:  # without it a crash could lose this try's outcome, or leave its processes behind
         logging.getLogger("flowctl.task").error("cannot write %s: %s", path, exc)
         outcome = TaskOutcome(state="failed", error=f"cannot write the try's spool file {path}: {exc}")
+        writer = None
     else:
 
         def keep(outcome: TaskOutcome) -> None:
+            payloads.append(outcome.to_json())
             try:
-                spool.write_outcome(path, outcome, at=_now())
+                writer.outcome(payloads[-1], at=_now())
             except OSError as exc:  # reported all the same: only a crash of the supervisors would lose it
                 logging.getLogger("flowctl.task").error("cannot write the outcome to %s: %s", path, exc)
 
         outcome = execute_command(command, dag, settings=settings, masker=masker, engine=engine, on_outcome=keep)
-    payload = outcome.to_json()
-    view = memoryview(payload)
+    view = memoryview(payloads[-1] if payloads else outcome.to_json())
     while view:
         written = os.write(outcome_fd, view)
         view = view[written:]
     os.close(outcome_fd)
     sys.stdout.flush()
     sys.stderr.flush()
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()  # on disk before this process exits
     return outcome.exit_code  # 1 for a failed try, as in Airflow
 
 

@@ -25,7 +25,8 @@ from typing import Any
 from flowctl.config import Settings
 from flowctl.executors.base import EventKind, TaskCommand, TaskEvent, TaskOutcome
 from flowctl.executors.dag_loading import DagLoader, LoadLimits
-from flowctl.executors.process_tree import close_inherited_fds, set_parent_death_signal
+from flowctl.executors.process_tree import ProcessGroupIdentity, close_inherited_fds, set_parent_death_signal
+from flowctl.executors.spool import group_record
 from flowctl.logs import append_line
 from flowctl.parsing.processor import dag_folders, defaults_from
 
@@ -297,6 +298,7 @@ class Worker:
         # Everything that does not depend on the try is done before it arrives.
         self.engine.dispose(close=False)  # the worker's pool (empty) is not ours; keep the compiled-SQL cache
         masker = capture_output()
+        group = group_record(ProcessGroupIdentity.of_this_process())
         with os.fdopen(command_fd, "rb") as pipe:
             try:
                 command = pickle.load(pipe)
@@ -305,7 +307,13 @@ class Worker:
         # as the worker had it when this process forked
         dag = (self.loader.dags(command.fileloc) or {}).get(command.key.dag_id)
         return run_in_child(
-            command, dag, settings=self.settings, engine=self.engine, outcome_fd=outcome_fd, masker=masker
+            command,
+            dag,
+            settings=self.settings,
+            engine=self.engine,
+            outcome_fd=outcome_fd,
+            masker=masker,
+            group=group,
         )
 
     def _read_output(self, child: _Child) -> None:

@@ -34,9 +34,11 @@ def keep_in_step(
     on_pass: Callable[[RefreshResult], None],
     passes: int = 0,
     prune_unscanned: bool = False,
+    reader: sessionmaker[Session] | None = None,
 ) -> None:
     """Parse whenever the folder changed (or every dag_dir_list_interval) until `stopping()` or `passes`
-    passes (0: no limit); `on_pass` gets each pass's result. A DB outage is waited out."""
+    passes (0: no limit); `on_pass` gets each pass's result. A DB outage is waited out. `reader`: sessions
+    that only read (see refresh)."""
     watch = FolderWatch(dag_folders(settings))
     interval = settings.scheduler.dag_dir_list_interval
     job_id = _start_job(factory, stopping)
@@ -46,7 +48,7 @@ def keep_in_step(
             try:
                 if watch.changed() or time.monotonic() - last_pass >= interval:
                     now = datetime.now(UTC)
-                    on_pass(refresh(settings, factory, now=now, prune_unscanned=prune_unscanned))
+                    on_pass(refresh(settings, factory, now=now, prune_unscanned=prune_unscanned, reader=reader))
                     last_pass, done = time.monotonic(), done + 1
                 if time.monotonic() - last_beat >= job_queries.HEARTBEAT_SECONDS:
                     with session_scope(factory) as session:

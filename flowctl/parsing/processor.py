@@ -113,17 +113,19 @@ def refresh(
     load_examples: bool | None = None,
     prune_unscanned: bool = False,
     only: list[str] | None = None,
+    reader: sessionmaker[Session] | None = None,
 ) -> RefreshResult:
     """Parse new and changed DAG files (all of them with `force`) and store the results.
 
     Files that disappeared from the scanned folders are forgotten (their DAGs go stale). Files known from
     folders not scanned this time (the examples of a `standalone` run, an old dags_folder) are forgotten
     only with `prune_unscanned` — the scheduler's pass, which decides what is scheduled. With `only`,
-    just those files are looked at."""
+    just those files are looked at. `reader`: sessions for the first look (on SQLite, ones that do not take
+    the write lock), when `factory` makes writers."""
     folders = dag_folders(settings, load_examples=load_examples)
     put_on_import_path(folders)
     paths = list_dag_files(folders)
-    with session_scope(factory) as session:
+    with (reader or factory)() as session:
         known = queries.known_files(session)
     if only is not None:  # one DAG's file: the rest of the folder is neither parsed nor forgotten
         paths = [p for p in paths if str(p) in only]
@@ -143,9 +145,11 @@ def refresh(
         parse_in_children(to_parse, defaults_from(settings), limits_from(settings), folders=folders) if to_parse else []
     )
     present = {str(p) for p in paths}
+    gone = [p for p in known if p not in present and (prune_unscanned or _inside(p, folders))]
+    if not results and not gone:  # nothing changed: no write transaction (on SQLite it waits for the lock)
+        return RefreshResult(SyncSummary(), files_seen=len(paths), files_parsed=0, forgotten_stale=[])
     with session_scope(factory) as session:
         # Forget deleted files first, so a DAG that moved to another file is not taken for a duplicate.
-        gone = [p for p in known if p not in present and (prune_unscanned or _inside(p, folders))]
         stale = forget_files(session, gone)
         summary = store_results(session, results, now=now)
     return RefreshResult(summary, files_seen=len(paths), files_parsed=len(to_parse), forgotten_stale=stale)

@@ -83,6 +83,7 @@ def _main(settings: Settings, parent_pid: int) -> None:
             stopping=lambda: stopping,
             on_pass=after_pass,
             prune_unscanned=True,
+            reader=make_session_factory(engine),
         )
     finally:
         engine.dispose()

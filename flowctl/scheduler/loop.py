@@ -228,12 +228,12 @@ class Scheduler:
         if self._db_backoff:
             log.info("metadata DB reachable again")
         self._db_backoff = 0.0
-        self._forget_spools([e.key for e in self.pending_events if e.kind is EventKind.FINISHED] + recovered)
-        self.pending_events = []
+        recorded, self.pending_events = self.pending_events, []
         for command in commands:
             self.executor.submit(command)
         for request in callbacks:
             self.executor.run_callback(request)
+        self._forget_spools([e.key for e in recorded if e.kind is EventKind.FINISHED] + recovered)  # after: cleanup
 
     def _recover_orphans(self, session: Session, *, now: datetime) -> list[TaskKey]:
         log_folder = self.settings.logging.base_log_folder
