@@ -24,8 +24,8 @@ def failed_deps(runtime: Runtime, dag_id: str, task_id: str, run_id: str, map_in
     """Why a task instance would not run now (the UI's "Why isn't it running?" reasons)."""
     from flowctl.services.dags import require_dag
     from flowctl.services.runs import require_run
+    from flowctl.services.waiting import waiting_reasons  # one explanation, whether asked in the UI or here
     from flowctl.state import FINISHED_TASK_STATES, TaskState
-    from flowctl.web.run_pages import waiting_reasons  # one explanation, whether asked in the UI or here
 
     with runtime.session() as session:
         dag = require_dag(session, dag_id)

@@ -64,7 +64,7 @@ def graph_svg_document(serialized: dict[str, Any]) -> str:
     from flowctl.web.dag_versions import DagVersion
     from flowctl.web.drawing.svg import graph_svg, lay_out_graph
 
-    version = DagVersion.from_data(0, "", serialized)  # the spec with each task's task groups
+    version = DagVersion.from_data(0, 0, "", serialized)  # the spec with each task's task groups
     drawing = lay_out_graph(version.spec, version.groups)
     svg = str(graph_svg(version.spec, drawing, states={}, link=lambda _task_id: None))
     head, separator, body = svg.partition(">")  # after the opening <svg ...> tag

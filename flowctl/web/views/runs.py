@@ -16,6 +16,7 @@ from flowctl.db.queries import task_instances as ti_queries
 from flowctl.exceptions import InvalidInput, NotFound
 from flowctl.logs import check_path_id
 from flowctl.roles import Role
+from flowctl.services.waiting import waiting_reasons
 from flowctl.state import FINISHED_RUN_STATES, FINISHED_TASK_STATES
 from flowctl.web import db, run_pages, task_logs
 from flowctl.web.auth import require_role
@@ -90,7 +91,7 @@ def task_instance(dag_id: str, run_id: str, task_id: str) -> Any:
         rendered=run_pages.rendered_entries(rendered),
         xcoms=run_pages.xcom_entries(session, ti.id, masker=request_masker),
         xcom_keys_shown=run_pages.XCOM_KEYS_SHOWN,
-        waiting=run_pages.waiting_reasons(session, dag_run, dag, spec, ti, now=now),
+        waiting=waiting_reasons(session, dag_run, dag, spec, ti, now=now),
         finished=ti.state in FINISHED_TASK_STATES,
     )
 
