@@ -24,6 +24,7 @@ from typing import Any
 
 from flowctl.dag_definition import DagDefaults
 from flowctl.exceptions import FlowctlError
+from flowctl.executors.process_tree import close_inherited_fds, set_parent_death_signal
 from flowctl.parsing.importer import forget_local_modules, load_dags, local_imports, user_traceback
 
 Stamp = tuple[tuple[str, int, int], ...]
@@ -121,11 +122,16 @@ class DagLoader:
 
     def _start_probe(self, path: str) -> _Probe:
         result_read, result_write = os.pipe()
+        worker_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
-                os.close(result_read)
-                self._probe_main(path, result_write)
+                # It dies with the worker, and holds none of the worker's pipes: a dead worker must read as
+                # closed to its executor even while a probe of it still hangs in a DAG file.
+                set_parent_death_signal(signal.SIGKILL)
+                if os.getppid() == worker_pid:
+                    close_inherited_fds(keep={result_write})
+                    self._probe_main(path, result_write)
             finally:
                 os._exit(0)
         os.close(result_write)

@@ -187,15 +187,7 @@ def _reclaimed_event(command: TaskCommand, reason: str) -> TaskEvent | None:
     if not reclaimed.gone:
         return None
     if spooled is not None and spooled.outcome is not None:
-        return TaskEvent(
-            key=command.key,
-            kind=EventKind.FINISHED,
-            pid=spooled.identity.pgid,
-            hostname=spooled.identity.hostname,
-            outcome=spooled.outcome,
-            exit_code=spooled.outcome.exit_code,
-            at=spooled.finished_at,
-        )
+        return spooled.finished_event(command.key)
     with contextlib.suppress(OSError):
         append_line(command.log_path, f"[flowctl] task process {reason}")
     return TaskEvent(key=command.key, kind=EventKind.FINISHED, reason=reason, at=datetime.now(UTC))

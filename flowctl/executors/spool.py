@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from flowctl.executors.base import TaskOutcome
+from flowctl.executors.base import EventKind, TaskEvent, TaskKey, TaskOutcome
 from flowctl.executors.process_tree import ProcessGroupIdentity, kill_group
 
 SPOOL_SUFFIX = ".spool"
@@ -33,6 +33,28 @@ class SpooledTry:
     started_at: datetime
     outcome: TaskOutcome | None = None
     finished_at: datetime | None = None
+
+    def started_event(self, key: TaskKey) -> TaskEvent:
+        return TaskEvent(
+            key=key,
+            kind=EventKind.STARTED,
+            pid=self.identity.pgid,
+            hostname=self.identity.hostname,
+            at=self.started_at,
+        )
+
+    def finished_event(self, key: TaskKey) -> TaskEvent:
+        """The try's end as its supervisor would have reported it (only once it has an outcome)."""
+        assert self.outcome is not None
+        return TaskEvent(
+            key=key,
+            kind=EventKind.FINISHED,
+            pid=self.identity.pgid,
+            hostname=self.identity.hostname,
+            outcome=self.outcome,
+            exit_code=self.outcome.exit_code,
+            at=self.finished_at,
+        )
 
 
 def spool_path(log_path: str | Path) -> Path:

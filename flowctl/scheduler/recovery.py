@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 LOST_REASON = "was stopped: the scheduler running it died before the try finished"
 
 
-def recover_orphans(session: Session, versions: DagVersions, *, my_job_id: int, log_folder: Path, now: datetime) -> int:
-    """Settle what jobs that stopped heartbeating left queued/running/restarting; returns how many."""
+def recover_orphans(
+    session: Session, versions: DagVersions, *, my_job_id: int, log_folder: Path, now: datetime
+) -> list[TaskKey]:
+    """Settle what jobs that stopped heartbeating left queued/running/restarting; returns the tries
+    settled (their spool files may go once this transaction commits)."""
     # Any live job may own task instances: schedulers, and backfills / `dags test` / `tasks run` commands.
     jobs = job_queries.live_jobs(session, now=now, stale_after=job_queries.DEAD_AFTER)
     live = [job.id for job in jobs if job_queries.process_alive(job)]
@@ -61,24 +64,10 @@ def _settle(
     if spooled is None:  # it never ran user code: as if it had not been queued
         ti_queries.take_back_try(session, ti, at=now)
         return []
-    started = TaskEvent(
-        key=key,
-        kind=EventKind.STARTED,
-        pid=spooled.identity.pgid,
-        hostname=spooled.identity.hostname,
-        at=spooled.started_at,
-    )
+    started = spooled.started_event(key)
     if spooled.outcome is not None:
         _note(log_path, "its scheduler died before recording this try's outcome; recovered from its spool file")
-        finished = TaskEvent(
-            key=key,
-            kind=EventKind.FINISHED,
-            pid=spooled.identity.pgid,
-            hostname=spooled.identity.hostname,
-            outcome=spooled.outcome,
-            exit_code=spooled.outcome.exit_code,
-            at=spooled.finished_at,
-        )
+        finished = spooled.finished_event(key)
     else:
         _note(log_path, f"task process {LOST_REASON}")
         finished = TaskEvent(key=key, kind=EventKind.FINISHED, reason=LOST_REASON, at=now)
