@@ -56,7 +56,7 @@ def trigger(
 
     values = parse_conf(conf)
     when = parse_logical_date(logical_date, runtime.settings.core.default_timezone) if logical_date else None
-    runtime.refresh_dag(dag_id)
+    runtime.require_known_dag(dag_id)
     with runtime.session() as session:
         run = trigger_dag(session, dag_id, actor=runtime.actor(), run_id=run_id, logical_date=when, conf=values)
         record = {k: getattr(run, k) for k in ("dag_id", "run_id", "logical_date", "state")}

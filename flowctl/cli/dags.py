@@ -76,7 +76,7 @@ def _set_paused(runtime: Runtime, dag_id: str, paused: bool) -> None:
     from flowctl.services.dags import set_paused
     from flowctl.services.wakeup import poke
 
-    runtime.refresh_dag(dag_id)
+    runtime.require_known_dag(dag_id)
     with runtime.session() as session:
         set_paused(session, dag_id, paused, actor=runtime.actor())
     if not paused:

@@ -84,19 +84,29 @@ class Runtime:
         return self._refresh(force=force, load_examples=load_examples)
 
     def refresh_dag(self, dag_id: str, *, current_code: bool = False) -> None:
-        """Before a command about one DAG: parse its file only if that file changed and no live DAG
+        """Before a command that shows one DAG: parse its file only if that file changed and no live DAG
         processor does it (`current_code`: even then, for commands that run the file's code now) — or the
         whole folder when the DAG is not known yet (its file was just added), so a broken unrelated file
         never holds such a command up."""
-        from flowctl.db.models import Dag
-
-        with self.session() as session:
-            dag = session.get(Dag, dag_id)
-            fileloc = dag.fileloc if dag is not None else None
+        fileloc = self._fileloc(dag_id)
         if fileloc is None:
             self._refresh()
         elif current_code or not self._dag_processor_alive():
             self._refresh(only=[fileloc])
+
+    def require_known_dag(self, dag_id: str) -> None:
+        """Before a command that only writes a row about one DAG (trigger, pause): parse nothing, unless
+        the DAG is not known yet (its file was just added). The scheduler parses the file again before it
+        runs anything of it."""
+        if self._fileloc(dag_id) is None:
+            self._refresh()
+
+    def _fileloc(self, dag_id: str) -> str | None:
+        from flowctl.db.models import Dag
+
+        with self.session() as session:
+            dag = session.get(Dag, dag_id)
+            return dag.fileloc if dag is not None else None
 
     def _dag_processor_alive(self) -> bool:
         from flowctl.db.queries.jobs import DAG_PROCESSOR_JOB, any_alive

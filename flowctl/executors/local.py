@@ -1,8 +1,10 @@
 """LocalExecutor: a few warm worker processes; each forks one child per task try (ARCHITECTURE decision 4).
 
 The scheduler sends commands and reads events through one pipe per worker; `filenos()` are what its
-selector waits on. A worker that dies takes its children with it; their tries come back as failed
-events, and a new worker takes its place.
+selector waits on. A worker that dies (or stops answering, and is killed) takes its task processes with
+it: the executor kills whatever still runs of each of its tries' process groups, then reports their
+ends — a try that had finished with the outcome its spool kept, the others as failed — and a new worker
+takes its place.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ class Scheduler:
         self._db_backoff = 0.0
         self._terminated: set[TaskKey] = set()
         self._command_jobs: set[int] = set()
+        self._watched_workers: tuple[int, list[int]] = (-1, [])  # (executor.spawned, their pipes' fds)
 
     # lifecycle
 
@@ -92,7 +93,6 @@ class Scheduler:
         selector = selectors.DefaultSelector()
         selector.register(self.wakeup, selectors.EVENT_READ)
         selector.register(self._signal_reader, selectors.EVENT_READ)
-        self._watched_workers: tuple[int, list[int]] = (-1, [])  # (executor.spawned, fds)
         ticks = 0
         full = True
         while not self.stopping and (self.num_runs == 0 or ticks < self.num_runs):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -511,13 +512,15 @@ def test_a_symlink_loop_in_the_dags_folder_does_not_parse_files_repeatedly(flowc
 def test_fixing_a_helper_module_clears_the_import_error_of_the_dag_file_that_imports_it(
     flowctl: Cli, dags_folder: Path
 ) -> None:
-    # Given: a DAG file whose helper module is broken
-    write(dags_folder, "fragile_settings.py", 'raise RuntimeError("team settings are broken")\n')
-    write_dag(dags_folder, "uses_helper.py", "uses_helper", prelude="from fragile_settings import OWNER\n")
+    # Given: a DAG file whose helper module is broken (a module name of its own: earlier tests' dags
+    # folders stay on this process's sys.path)
+    helper = f"fragile_settings_{uuid.uuid4().hex[:8]}"
+    write(dags_folder, f"{helper}.py", 'raise RuntimeError("team settings are broken")\n')
+    write_dag(dags_folder, "uses_helper.py", "uses_helper", prelude=f"from {helper} import OWNER\n")
     assert "team settings are broken" in import_errors(flowctl)["uses_helper.py"]
 
     # When: only the helper is fixed
-    write(dags_folder, "fragile_settings.py", 'OWNER = "analytics"\n')
+    write(dags_folder, f"{helper}.py", 'OWNER = "analytics"\n')
 
     # Then: the DAG file is parsed again
     assert import_errors(flowctl) == {}
@@ -527,8 +530,9 @@ def test_fixing_a_helper_module_clears_the_import_error_of_the_dag_file_that_imp
 def test_a_changed_helper_module_stores_the_new_shape_of_the_dag_that_imports_it(
     flowctl: Cli, dags_folder: Path
 ) -> None:
-    write(dags_folder, "shape_of_shaped.py", 'TASKS = ["extract"]\n')
-    prelude = "from shape_of_shaped import TASKS\n"
+    helper = f"shape_{uuid.uuid4().hex[:8]}"
+    write(dags_folder, f"{helper}.py", 'TASKS = ["extract"]\n')
+    prelude = f"from {helper} import TASKS\n"
     source = (
         "from flowctl import DAG\nfrom flowctl.operators import EmptyOperator\n"
         f'{prelude}with DAG("shaped", schedule=None):\n    [EmptyOperator(task_id=t) for t in TASKS]\n'
@@ -536,7 +540,7 @@ def test_a_changed_helper_module_stores_the_new_shape_of_the_dag_that_imports_it
     write(dags_folder, "shaped.py", source)
     assert flowctl("tasks", "list", "shaped").stdout.split() == ["extract"]
 
-    write(dags_folder, "shape_of_shaped.py", 'TASKS = ["extract", "load"]\n')
+    write(dags_folder, f"{helper}.py", 'TASKS = ["extract", "load"]\n')
 
     assert flowctl("tasks", "list", "shaped").stdout.split() == ["extract", "load"]
 

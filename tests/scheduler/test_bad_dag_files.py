@@ -1,6 +1,6 @@
 """One bad DAG file never stalls the rest (SPEC §8): a file edited to hang, to exit the interpreter, or to
 hang only inside a worker costs its own tries — which fail with the reason in their logs — while another
-DAG's tries run on as usual."""
+DAG's tries run on as usual. About processes, not the metadata DB: SQLite is enough."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ REASONS = {
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_a_dag_file_edited_to_hang_or_exit_fails_its_own_tries_while_other_dags_run_on(
-    deployment: Deployment, edit: str
+    deployment: Deployment, edit: str, sqlite_only: None
 ) -> None:
     # Given: two DAGs parsed and a running scheduler
     deployment.write_dag("victim", VICTIM)
@@ -118,7 +118,7 @@ with DAG("chain", schedule=None, is_paused_upon_creation=False):
 """
 
 
-def test_a_new_dag_file_that_hangs_does_not_pause_a_running_chain(deployment: Deployment) -> None:
+def test_a_new_dag_file_that_hangs_does_not_pause_a_running_chain(deployment: Deployment, sqlite_only: None) -> None:
     # Given: a chain of 40 short tasks running
     deployment.write_dag("chain", CHAIN)
     deployment.start(env={"FLOWCTL__CORE__DAGBAG_IMPORT_TIMEOUT": "4"})

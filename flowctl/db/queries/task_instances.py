@@ -134,14 +134,23 @@ def scheduled(
     full_pools: Collection[str] = (),
 ) -> list[TaskInstance]:
     """Task instances ready to queue (but those of DAGs and pools that have no room), in the order they
-    get slots: the most important first; among equals, each run's first before any run's second, so a
-    wide run cannot take every slot while another waits; then the oldest."""
-    turn = func.row_number().over(
+    get slots: the most important first; among equals, by turn, a run's waiting tasks queueing behind the
+    ones it already runs, so that a run holding no slot goes before one holding many (a wide run cannot
+    take every slot while another waits); then the oldest."""
+    active = (
+        select(TaskInstance.dag_id, TaskInstance.run_id, func.count().label("holding"))
+        .where(TaskInstance.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
+        .group_by(TaskInstance.dag_id, TaskInstance.run_id)
+        .subquery()
+    )
+    turn = func.coalesce(active.c.holding, 0) + func.row_number().over(
         partition_by=(TaskInstance.dag_id, TaskInstance.run_id),
         order_by=(TaskInstance.priority_weight.desc(), TaskInstance.id),
     )
-    ready = select(TaskInstance.id, TaskInstance.priority_weight, turn.label("turn")).where(
-        TaskInstance.state == TaskState.SCHEDULED
+    ready = (
+        select(TaskInstance.id, TaskInstance.priority_weight, turn.label("turn"))
+        .outerjoin(active, (active.c.dag_id == TaskInstance.dag_id) & (active.c.run_id == TaskInstance.run_id))
+        .where(TaskInstance.state == TaskState.SCHEDULED)
     )
     if full_dags:
         ready = ready.where(TaskInstance.dag_id.not_in(list(full_dags)))
